@@ -1,0 +1,91 @@
+//! Subcommands of the `warroom` binary, one file each.
+
+mod ask;
+mod check;
+mod embed;
+mod model;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use warroom::config::Config;
+use warroom::model::ModelSpec;
+
+/// ChatOps for security and IT teams, with an intent model that runs locally.
+#[derive(Debug, Parser)]
+#[command(name = "warroom", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: ./warroom.toml when it exists]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Model directory, or a Hugging Face repo id (`owner/name`) to download
+    /// into the hf-hub cache [default: models/all-MiniLM-L6-v2]
+    #[arg(long, global = true, value_name = "DIR|REPO")]
+    pub model: Option<String>,
+
+    /// Directory of intent files [default: intents]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub intents: Option<PathBuf>,
+
+    /// SQLite file caching exemplar embeddings
+    /// [default: $XDG_CACHE_HOME/warroom/embeddings.sqlite]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+
+    /// More log output on standard error (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide what a message asks for and explain why
+    Ask(ask::AskArgs),
+    /// Print the sentence embedding of a text
+    Embed(embed::EmbedArgs),
+    /// Validate the intent files, the labelled data and the config
+    Check(check::CheckArgs),
+    /// Manage model directories
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+}
+
+/// Runs one subcommand, writing its output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ask(args) => ask::run(&cli.global, args, out),
+        Command::Embed(args) => embed::run(&cli.global, args, out),
+        Command::Check(args) => check::run(&cli.global, args, out),
+        Command::Model(command) => model::run(command, out),
+    }
+}
+
+/// Loads the config file and applies the command-line overrides.
+pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(global.config.as_deref()).context("failed to load config")?;
+    let cwd = PathBuf::from(".");
+    if let Some(model) = &global.model {
+        config.model = ModelSpec::parse(model, &cwd);
+    }
+    if let Some(intents) = &global.intents {
+        config.intents = intents.clone();
+    }
+    if let Some(cache) = &global.cache {
+        config.cache = cache.clone();
+    }
+    Ok(config)
+}

@@ -1,0 +1,134 @@
+//! `warroom.toml`: where the model, intents and cache are, and the matcher's thresholds.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::intent::MatcherConfig;
+use crate::model::ModelSpec;
+
+/// Name of the config file looked for in the working directory.
+pub const CONFIG_FILE: &str = "warroom.toml";
+
+/// Errors raised while reading the config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file `{}` not found", path.display())]
+    NotFound { path: PathBuf },
+
+    #[error("failed to read config file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("invalid config file `{}`: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+
+    #[error("invalid config file `{}`:\n  {}", path.display(), problems.join("\n  "))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+/// Settings read from `warroom.toml`, with paths resolved against the
+/// file's directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, when there was one.
+    pub source: Option<PathBuf>,
+    pub model: ModelSpec,
+    pub intents: PathBuf,
+    pub cache: PathBuf,
+    pub matcher: MatcherConfig,
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Model directory (relative to this file) or a Hugging Face repo id.
+    pub model: Option<String>,
+    /// Directory of intent files (relative to this file).
+    pub intents: Option<PathBuf>,
+    /// SQLite file caching exemplar embeddings (relative to this file).
+    pub cache: Option<PathBuf>,
+    /// Scoring settings and thresholds by risk tier.
+    #[serde(default)]
+    pub matcher: MatcherConfig,
+}
+
+/// The embedded default model, relative to the repository root.
+pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+
+impl Config {
+    /// Reads `path`, or `warroom.toml` in the working directory when no path
+    /// is given and that file exists; otherwise returns the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match path {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError::NotFound {
+                    path: path.to_path_buf(),
+                });
+            }
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(CONFIG_FILE)).filter(|path| path.is_file()),
+        };
+        let Some(path) = path else {
+            return Self::from_raw(RawConfig::default(), Path::new("."), None);
+        };
+
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.clone(),
+            message: error.message().trim().to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Self::from_raw(raw, &base, Some(path))
+    }
+
+    fn from_raw(raw: RawConfig, base: &Path, source: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let problems = raw.matcher.thresholds.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: source.unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
+                problems,
+            });
+        }
+
+        let model = match raw.model {
+            Some(value) => ModelSpec::parse(&value, base),
+            None => ModelSpec::Dir(base.join(DEFAULT_MODEL)),
+        };
+        Ok(Self {
+            source,
+            model,
+            intents: base.join(raw.intents.unwrap_or_else(|| PathBuf::from("intents"))),
+            cache: raw
+                .cache
+                .map(|cache| base.join(cache))
+                .unwrap_or_else(default_cache_path),
+            matcher: raw.matcher,
+        })
+    }
+}
+
+/// `$XDG_CACHE_HOME/warroom/embeddings.sqlite`, else under `~/.cache`, else
+/// in the working directory.
+fn default_cache_path() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("warroom").join("embeddings.sqlite")
+}

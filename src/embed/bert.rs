@@ -1,0 +1,181 @@
+//! BERT sentence embeddings with candle: forward pass, mean pooling under the
+//! attention mask and L2 normalisation, as sentence-transformers computes them.
+
+use std::fs;
+
+use candle_core::{D, DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{
+    Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
+
+use super::{EmbedError, Embedder, Embedding, TokenCount};
+use crate::model::{ModelFiles, ModelId};
+
+/// A BERT encoder with its tokenizer.
+pub struct BertEmbedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    id: ModelId,
+    dimension: usize,
+    device: Device,
+}
+
+/// Texts embedded in one forward pass. Texts are sorted by length first, so
+/// a batch pads little; 32 keeps the activations of a 256-token batch small.
+const BATCH_SIZE: usize = 32;
+
+impl BertEmbedder {
+    /// Loads weights, config and tokenizer from a verified model directory.
+    /// The tokenizer's own truncation and padding settings are replaced: texts
+    /// are cut at the model's `max_seq_length` and never padded.
+    pub fn load(files: ModelFiles) -> Result<Self, EmbedError> {
+        let config_path = files.config_path();
+        let config_text = fs::read(&config_path).map_err(|source| {
+            EmbedError::Model(crate::model::ModelError::Read {
+                path: config_path.clone(),
+                source,
+            })
+        })?;
+        let config: Config =
+            serde_json::from_slice(&config_text).map_err(|source| EmbedError::Config {
+                path: config_path.clone(),
+                source,
+            })?;
+
+        let tokenizer_path = files.tokenizer_path();
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|error| EmbedError::TokenizerLoad {
+                path: tokenizer_path.clone(),
+                message: error.to_string(),
+            })?;
+        let max_length = files.max_seq_length.min(config.max_position_embeddings);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|error| EmbedError::TokenizerLoad {
+                path: tokenizer_path.clone(),
+                message: error.to_string(),
+            })?;
+        tokenizer.with_padding(None);
+
+        let device = Device::Cpu;
+        let weights_path = files.dir.join(crate::model::WEIGHTS_FILE);
+        let vb = VarBuilder::from_buffered_safetensors(files.weights, DType::F32, &device)
+            .map_err(|error| crate::model::ModelError::Weights {
+                path: weights_path.clone(),
+                message: error.to_string(),
+            })?;
+        let model = BertModel::load(vb, &config).map_err(|error| {
+            crate::model::ModelError::Weights {
+                path: weights_path,
+                message: error.to_string(),
+            }
+        })?;
+
+        Ok(Self {
+            model,
+            tokenizer,
+            id: files.id,
+            dimension: config.hidden_size,
+            device,
+        })
+    }
+
+    /// Returns the token ids the model sees for `text`, special tokens included.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
+        Ok(self.encode(text)?.get_ids().to_vec())
+    }
+
+    fn encode(&self, text: &str) -> Result<Encoding, EmbedError> {
+        self.tokenizer
+            .encode(text, true)
+            .map_err(|error| EmbedError::Tokenize {
+                message: error.to_string(),
+            })
+    }
+
+    /// Runs one padded batch through the model and pools it.
+    fn embed_batch(&self, encodings: &[&Encoding]) -> Result<Vec<Embedding>, EmbedError> {
+        let max_len = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
+        let rows = encodings.len();
+        let mut ids = vec![0u32; rows * max_len];
+        let mut mask = vec![0u32; rows * max_len];
+        for (row, encoding) in encodings.iter().enumerate() {
+            let start = row * max_len;
+            ids[start..start + encoding.len()].copy_from_slice(encoding.get_ids());
+            mask[start..start + encoding.len()].fill(1);
+        }
+
+        let ids = Tensor::from_vec(ids, (rows, max_len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (rows, max_len), &self.device)?;
+        let token_types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+
+        // Mean pooling over real tokens only: padded positions get weight 0.
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?.clamp(1e-9, f32::MAX)?;
+        let pooled = summed.broadcast_div(&counts)?;
+
+        Ok(pooled
+            .to_vec2::<f32>()?
+            .into_iter()
+            .map(Embedding::normalized)
+            .collect())
+    }
+}
+
+impl Embedder for BertEmbedder {
+    fn model_id(&self) -> &ModelId {
+        &self.id
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
+        let encodings = texts
+            .iter()
+            .map(|text| self.encode(text))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&index| encodings[index].len());
+
+        let mut results: Vec<Option<Embedding>> = vec![None; texts.len()];
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&index| &encodings[index]).collect();
+            let embeddings = self.embed_batch(&batch)?;
+            for (&index, embedding) in chunk.iter().zip(embeddings) {
+                results[index] = Some(embedding);
+            }
+        }
+        // Every index appears in exactly one chunk, so every slot is filled.
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<TokenCount, EmbedError> {
+        let encoding = self.encode(text)?;
+        Ok(TokenCount {
+            used: encoding.len(),
+            truncated: !encoding.get_overflowing().is_empty(),
+        })
+    }
+
+    fn known_words(&self, text: &str) -> usize {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|word| word.chars().count() >= 2)
+            .filter(|word| {
+                let lower = word.to_lowercase();
+                self.tokenizer.token_to_id(&lower).is_some()
+            })
+            .count()
+    }
+}
