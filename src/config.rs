@@ -42,6 +42,9 @@ pub struct Config {
     pub model: ModelSpec,
     pub intents: PathBuf,
     pub cache: PathBuf,
+    /// Labelled rows the classifier head is trained on, beside the catalog;
+    /// `None` runs the matcher on exemplar similarity alone.
+    pub training: Option<PathBuf>,
     pub matcher: MatcherConfig,
 }
 
@@ -55,10 +58,19 @@ pub struct RawConfig {
     pub intents: Option<PathBuf>,
     /// SQLite file caching exemplar embeddings (relative to this file).
     pub cache: Option<PathBuf>,
+    /// Labelled JSON Lines the classifier head is trained on (relative to
+    /// this file); an empty string trains no head.
+    pub training: Option<PathBuf>,
     /// Scoring settings and thresholds by risk tier.
     #[serde(default)]
     pub matcher: MatcherConfig,
+    /// Settings of the chat bot, read and validated by `chat::ChatSettings`.
+    #[serde(default)]
+    pub chat: Option<toml::Table>,
 }
+
+/// The shipped labelled training rows, relative to the repository root.
+pub const DEFAULT_TRAINING: &str = "training-data/train.jsonl";
 
 /// The embedded default model, relative to the repository root.
 pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
@@ -117,6 +129,11 @@ impl Config {
                 .cache
                 .map(|cache| base.join(cache))
                 .unwrap_or_else(default_cache_path),
+            training: match raw.training {
+                Some(path) if path.as_os_str().is_empty() => None,
+                Some(path) => Some(base.join(path)),
+                None => Some(base.join(DEFAULT_TRAINING)).filter(|path| path.is_file()),
+            },
             matcher: raw.matcher,
         })
     }
@@ -131,4 +148,39 @@ fn default_cache_path() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"));
     base.join("warroom").join("embeddings.sqlite")
+}
+
+/// Replaces the `[matcher]` table of the config file at `path` (created when
+/// missing), keeping the rest of the file and its comments.
+pub fn write_matcher(path: &Path, matcher: &MatcherConfig) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut document: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|error: toml_edit::TomlError| parse_error(error.message().to_string()))?;
+    let settings = toml::to_string(matcher).map_err(|error| parse_error(error.to_string()))?;
+    let settings: toml_edit::DocumentMut = settings
+        .parse()
+        .map_err(|error: toml_edit::TomlError| parse_error(error.message().to_string()))?;
+    document["matcher"] = toml_edit::Item::Table(settings.as_table().clone());
+
+    let partial = path.with_extension("toml.partial");
+    std::fs::write(&partial, document.to_string())
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
 }

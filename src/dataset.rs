@@ -25,6 +25,9 @@ pub struct LineProblem {
     pub file: PathBuf,
     pub line: usize,
     pub message: String,
+    /// Whether the problem is only a repeated text, which `warroom check`
+    /// reports but loading tolerates, since public datasets have repeats.
+    pub repeat: bool,
 }
 
 /// Errors raised while reading a labelled file.
@@ -53,9 +56,14 @@ impl fmt::Display for LineProblem {
     }
 }
 
-/// Reads a labelled file, failing with every invalid line.
+/// Reads a labelled file, failing with every invalid line. Repeated texts
+/// are kept.
 pub fn load(path: &Path) -> Result<Vec<Example>, DatasetError> {
-    let (examples, problems) = check(path)?;
+    let (examples, problems) = read(path)?;
+    let problems: Vec<LineProblem> = problems
+        .into_iter()
+        .filter(|problem| !problem.repeat)
+        .collect();
     if problems.is_empty() {
         Ok(examples)
     } else {
@@ -63,9 +71,22 @@ pub fn load(path: &Path) -> Result<Vec<Example>, DatasetError> {
     }
 }
 
-/// Reads a labelled file and returns its valid rows with a problem for each
-/// invalid line: bad JSON, an empty text or label, or a text repeated in the file.
+/// Reads a labelled file and returns its valid rows, without repeats, with a
+/// problem for each invalid line: bad JSON, an empty text or label, or a
+/// text repeated in the file.
 pub fn check(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
+    let (examples, problems) = read(path)?;
+    let mut seen = std::collections::HashSet::new();
+    let examples = examples
+        .into_iter()
+        .filter(|example| seen.insert(crate::intent::normalize_text(&example.text)))
+        .collect();
+    Ok((examples, problems))
+}
+
+/// Reads every valid row, repeats included, with a problem for each invalid
+/// or repeated line.
+fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
     let bytes = std::fs::read(path).map_err(|source| DatasetError::Read {
         path: path.to_path_buf(),
         source,
@@ -77,43 +98,48 @@ pub fn check(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetErr
 
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
-        let mut problem = |message: String| {
+        let mut problem = |message: String, repeat: bool| {
             problems.push(LineProblem {
                 file: path.to_path_buf(),
                 line: number,
                 message,
+                repeat,
             });
         };
         if line.trim().is_empty() {
             continue;
         }
         if line.contains('\u{FFFD}') {
-            problem("invalid UTF-8".to_string());
+            problem("invalid UTF-8".to_string(), false);
             continue;
         }
         let example: Example = match serde_json::from_str(line) {
             Ok(example) => example,
             Err(error) => {
-                problem(format!(
-                    "invalid JSON ({error}); expected {{\"text\": ..., \"intent\": ...}}"
-                ));
+                problem(
+                    format!("invalid JSON ({error}); expected {{\"text\": ..., \"intent\": ...}}"),
+                    false,
+                );
                 continue;
             }
         };
         if example.text.trim().is_empty() {
-            problem("empty `text`".to_string());
+            problem("empty `text`".to_string(), false);
             continue;
         }
         if example.intent.trim().is_empty() {
-            problem("empty `intent`; use `oos` for out-of-scope rows".to_string());
+            problem(
+                "empty `intent`; use `oos` for out-of-scope rows".to_string(),
+                false,
+            );
             continue;
         }
         let key = crate::intent::normalize_text(&example.text);
         if let Some(first) = seen.get(&key) {
-            problem(format!("text repeats line {first}"));
-            continue;
+            problem(format!("text repeats line {first}"), true);
+        } else {
+            seen.insert(key, number);
         }
-        seen.insert(key, number);
         examples.push(example);
     }
     Ok((examples, problems))

@@ -85,7 +85,9 @@ pub fn run(global: &GlobalArgs, args: CheckArgs, out: &mut dyn Write) -> anyhow:
     }
 
     if problems.is_empty() {
-        let intents = catalog.as_ref().map_or(0, |catalog| catalog.intents().len());
+        let intents = catalog
+            .as_ref()
+            .map_or(0, |catalog| catalog.intents().len());
         writeln!(
             out,
             "ok: {intents} intents in {}, {data_rows} labelled rows in {} file(s)",

@@ -1,8 +1,13 @@
 //! Subcommands of the `warroom` binary, one file each.
 
 mod ask;
+mod bench;
+mod audit;
+mod calibrate;
+mod chat;
 mod check;
 mod embed;
+mod eval;
 mod model;
 
 use std::io::Write;
@@ -53,12 +58,23 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Decide what a message asks for and explain why
+    /// Decide which intent a message requests and explain why
     Ask(ask::AskArgs),
+    /// Talk to the bot in the terminal: the whole pipeline, scriptable
+    Chat(chat::ChatArgs),
     /// Print the sentence embedding of a text
     Embed(embed::EmbedArgs),
+    /// Time the engine on chat messages against stock candle
+    Bench(bench::BenchArgs),
+    /// Measure intent accuracy and out-of-scope rejection on labelled data
+    Eval(eval::EvalArgs),
+    /// Pick matcher thresholds from labelled data and write them into the config
+    Calibrate(calibrate::CalibrateArgs),
     /// Validate the intent files, the labelled data and the config
     Check(check::CheckArgs),
+    /// Verify, export and show the audit log
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Manage model directories
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -68,8 +84,13 @@ pub enum Command {
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ask(args) => ask::run(&cli.global, args, out),
+        Command::Chat(args) => chat::run(&cli.global, args, out),
         Command::Embed(args) => embed::run(&cli.global, args, out),
+        Command::Bench(args) => bench::run(&cli.global, args, out),
+        Command::Eval(args) => eval::run(&cli.global, args, out),
+        Command::Calibrate(args) => calibrate::run(&cli.global, args, out),
         Command::Check(args) => check::run(&cli.global, args, out),
+        Command::Audit(command) => audit::run(command, out),
         Command::Model(command) => model::run(command, out),
     }
 }

@@ -1,22 +1,19 @@
 //! BERT sentence embeddings with candle: forward pass, mean pooling under the
 //! attention mask and L2 normalisation, as sentence-transformers computes them.
 
-use std::fs;
-
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{
-    Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
-};
+use candle_transformers::models::bert::BertModel;
+use tokenizers::Encoding;
 
+use super::tokenizer::{ModelTokenizer, load_config};
 use super::{EmbedError, Embedder, Embedding, TokenCount};
 use crate::model::{ModelFiles, ModelId};
 
 /// A BERT encoder with its tokenizer.
 pub struct BertEmbedder {
     model: BertModel,
-    tokenizer: Tokenizer,
+    tokenizer: ModelTokenizer,
     id: ModelId,
     dimension: usize,
     device: Device,
@@ -31,38 +28,8 @@ impl BertEmbedder {
     /// The tokenizer's own truncation and padding settings are replaced: texts
     /// are cut at the model's `max_seq_length` and never padded.
     pub fn load(files: ModelFiles) -> Result<Self, EmbedError> {
-        let config_path = files.config_path();
-        let config_text = fs::read(&config_path).map_err(|source| {
-            EmbedError::Model(crate::model::ModelError::Read {
-                path: config_path.clone(),
-                source,
-            })
-        })?;
-        let config: Config =
-            serde_json::from_slice(&config_text).map_err(|source| EmbedError::Config {
-                path: config_path.clone(),
-                source,
-            })?;
-
-        let tokenizer_path = files.tokenizer_path();
-        let mut tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|error| EmbedError::TokenizerLoad {
-                path: tokenizer_path.clone(),
-                message: error.to_string(),
-            })?;
-        let max_length = files.max_seq_length.min(config.max_position_embeddings);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|error| EmbedError::TokenizerLoad {
-                path: tokenizer_path.clone(),
-                message: error.to_string(),
-            })?;
-        tokenizer.with_padding(None);
+        let config = load_config(&files)?;
+        let tokenizer = ModelTokenizer::load(&files, &config)?;
 
         let device = Device::Cpu;
         let weights_path = files.dir.join(crate::model::WEIGHTS_FILE);
@@ -71,12 +38,11 @@ impl BertEmbedder {
                 path: weights_path.clone(),
                 message: error.to_string(),
             })?;
-        let model = BertModel::load(vb, &config).map_err(|error| {
-            crate::model::ModelError::Weights {
+        let model =
+            BertModel::load(vb, &config).map_err(|error| crate::model::ModelError::Weights {
                 path: weights_path,
                 message: error.to_string(),
-            }
-        })?;
+            })?;
 
         Ok(Self {
             model,
@@ -93,11 +59,7 @@ impl BertEmbedder {
     }
 
     fn encode(&self, text: &str) -> Result<Encoding, EmbedError> {
-        self.tokenizer
-            .encode(text, true)
-            .map_err(|error| EmbedError::Tokenize {
-                message: error.to_string(),
-            })
+        self.tokenizer.encode(text)
     }
 
     /// Runs one padded batch through the model and pools it.
@@ -162,20 +124,10 @@ impl Embedder for BertEmbedder {
     }
 
     fn count_tokens(&self, text: &str) -> Result<TokenCount, EmbedError> {
-        let encoding = self.encode(text)?;
-        Ok(TokenCount {
-            used: encoding.len(),
-            truncated: !encoding.get_overflowing().is_empty(),
-        })
+        self.tokenizer.count_tokens(text)
     }
 
     fn known_words(&self, text: &str) -> usize {
-        text.split(|c: char| !c.is_alphanumeric())
-            .filter(|word| word.chars().count() >= 2)
-            .filter(|word| {
-                let lower = word.to_lowercase();
-                self.tokenizer.token_to_id(&lower).is_some()
-            })
-            .count()
+        self.tokenizer.known_words(text)
     }
 }

@@ -1,10 +1,13 @@
-//! Sentence embeddings: the `Embedder` seam and its BERT implementation.
+//! Sentence embeddings: the `Embedder` seam and its BERT implementations.
 
 mod bert;
+mod fast;
+mod tokenizer;
 
 use std::path::PathBuf;
 
 pub use bert::BertEmbedder;
+pub use fast::{FastBertEmbedder, Isa, Precision};
 
 use crate::model::ModelId;
 

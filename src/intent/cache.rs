@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
+use super::Head;
 use crate::embed::Embedding;
 use crate::model::ModelId;
 
@@ -39,7 +40,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 impl EmbeddingCache {
     /// Opens the cache file, creating it and its directory when missing.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|source| CacheError::Directory {
                 path: parent.to_path_buf(),
                 source,
@@ -60,7 +64,14 @@ impl EmbeddingCache {
                     text TEXT NOT NULL,
                     vector BLOB NOT NULL,
                     PRIMARY KEY (model, text)
-                ) WITHOUT ROWID;",
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS heads (
+                    key TEXT PRIMARY KEY,
+                    classes INTEGER NOT NULL,
+                    dimension INTEGER NOT NULL,
+                    weights BLOB NOT NULL,
+                    biases BLOB NOT NULL
+                );",
             )
             .map_err(sqlite_error)?;
         Ok(Self {
@@ -103,11 +114,7 @@ impl EmbeddingCache {
             if blob.len() != dimension * 4 {
                 continue;
             }
-            let values = blob
-                .chunks_exact(4)
-                .map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-                .collect();
-            found.insert(text.to_string(), Embedding::from_unit(values));
+            found.insert(text.to_string(), Embedding::from_unit(floats(&blob)));
         }
         Ok(found)
     }
@@ -131,18 +138,74 @@ impl EmbeddingCache {
                 )
                 .map_err(sqlite_error)?;
             for (text, embedding) in entries {
-                let blob: Vec<u8> = embedding
-                    .as_slice()
-                    .iter()
-                    .flat_map(|value| value.to_le_bytes())
-                    .collect();
                 statement
-                    .execute(params![model.as_str(), text, blob])
+                    .execute(params![model.as_str(), text, bytes(embedding.as_slice())])
                     .map_err(sqlite_error)?;
             }
         }
         transaction.commit().map_err(sqlite_error)
     }
+}
+
+impl EmbeddingCache {
+    /// Returns the classifier head stored under `key`, if any and intact.
+    pub fn load_head(&self, key: &str) -> Result<Option<Head>, CacheError> {
+        let sqlite_error = |source| CacheError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT classes, dimension, weights, biases FROM heads WHERE key = ?1")
+            .map_err(sqlite_error)?;
+        let mut rows = statement.query(params![key]).map_err(sqlite_error)?;
+        let Some(row) = rows.next().map_err(sqlite_error)? else {
+            return Ok(None);
+        };
+        let classes: i64 = row.get(0).map_err(sqlite_error)?;
+        let dimension: i64 = row.get(1).map_err(sqlite_error)?;
+        let weights: Vec<u8> = row.get(2).map_err(sqlite_error)?;
+        let biases: Vec<u8> = row.get(3).map_err(sqlite_error)?;
+        Ok(Head::from_parts(
+            usize::try_from(classes).unwrap_or(0),
+            usize::try_from(dimension).unwrap_or(0),
+            floats(&weights),
+            floats(&biases),
+        ))
+    }
+
+    /// Stores a classifier head under `key`, replacing an older one.
+    pub fn store_head(&mut self, key: &str, head: &Head) -> Result<(), CacheError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO heads (key, classes, dimension, weights, biases) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key,
+                    head.classes() as i64,
+                    head.dimension() as i64,
+                    bytes(head.weights()),
+                    bytes(head.biases())
+                ],
+            )
+            .map(|_| ())
+            .map_err(|source| CacheError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+fn floats(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        .collect()
+}
+
+fn bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect()
 }
 
 #[cfg(test)]

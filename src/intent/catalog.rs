@@ -158,7 +158,9 @@ impl Catalog {
     }
 
     pub fn get(&self, name: &str) -> Option<&Intent> {
-        self.intents.iter().find(|intent| intent.name.as_str() == name)
+        self.intents
+            .iter()
+            .find(|intent| intent.name.as_str() == name)
     }
 }
 
@@ -290,7 +292,10 @@ fn check_name(
             path,
             name,
             "name",
-            format!("duplicate intent name, first defined in `{}`", first.display()),
+            format!(
+                "duplicate intent name, first defined in `{}`",
+                first.display()
+            ),
         ));
     } else {
         names.insert(name.to_string(), path.to_path_buf());
@@ -469,7 +474,11 @@ fn check_texts(
             }
             match texts.get(&key) {
                 Some((owner, owner_negative)) => {
-                    let kind = if *owner_negative { "negative" } else { "exemplar" };
+                    let kind = if *owner_negative {
+                        "negative"
+                    } else {
+                        "exemplar"
+                    };
                     let message = if owner == name {
                         format!("`{text}` repeats an {kind} of the same intent")
                     } else {

@@ -57,10 +57,23 @@ pub struct Neighbour {
 pub enum DeclineReason {
     /// The message is empty or only whitespace.
     Empty,
-    /// The message has no word the model knows (noise, a single character, emoji).
+    /// The message has no word of two or more letters (a single character, digits, emoji).
     NoWords,
+    /// The message asks not to do something, or to do it later ("don't
+    /// restart nginx yet").
+    Negated,
+    /// The message is only an identifier, such as `INC-4821`: it names a
+    /// thing but requests nothing.
+    IdentifierOnly,
     /// The best intent scored below its tier's threshold.
     BelowThreshold { score: f32, min_score: f32 },
+    /// The classifier head finds the message out of scope, or is not sure
+    /// enough of the best intent.
+    Classifier {
+        probability: f32,
+        oos_probability: f32,
+        min_probability: f32,
+    },
     /// A negative exemplar is closer than any exemplar of the best intent.
     NearNegative {
         intent: IntentName,
@@ -98,6 +111,8 @@ pub struct Decision {
     pub alternatives: Vec<Alternative>,
     pub risk: Option<Risk>,
     pub slots: BTreeMap<String, serde_json::Value>,
+    /// Required slots the message did not give, and slots whose value was invalid.
+    pub missing_slots: Vec<String>,
     pub next: Next,
     pub explanation: Explanation,
 }

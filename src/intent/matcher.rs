@@ -6,9 +6,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{
-    Alternative, Catalog, Decision, DeclineReason, EmbeddingCache, Explanation, Intent,
-    MatcherConfig, Neighbour, Next, Outcome,
+    Alternative, Catalog, Decision, DeclineReason, EmbeddingCache, Explanation, Intent, IntentName,
+    MatcherConfig, Neighbour, Next, Outcome, Risk,
 };
+use sha2::{Digest, Sha256};
+
+use super::head::{Head, HeadError, HeadTraining};
+use super::mask::mask_entities;
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
 /// Errors raised while building the matcher or deciding on a message.
@@ -30,6 +34,7 @@ pub struct Matcher {
     /// Exemplar embeddings, one row of `dimension` values per entry.
     vectors: Vec<f32>,
     entries: Vec<Entry>,
+    head: Option<Head>,
 }
 
 /// One embedded exemplar or negative.
@@ -40,6 +45,45 @@ struct Entry {
     negative: bool,
 }
 
+/// Evidence about one message: its similarity to every exemplar and
+/// negative of the catalog, and the classifier head's probabilities when
+/// the matcher has a head (one per intent, then one for out of scope).
+#[derive(Debug, Clone)]
+pub struct Similarities {
+    values: Vec<f32>,
+    probabilities: Option<Vec<f32>>,
+}
+
+/// The scores that decide a message, independent of thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranking {
+    /// Index of the best intent in the catalog.
+    pub top: usize,
+    pub top_risk: Risk,
+    /// Score of the best intent (mean of its best `top_k` similarities).
+    pub top_score: f32,
+    /// Best single exemplar similarity of the best intent.
+    pub top_best: f32,
+    /// The head's probability for the best intent, when there is a head.
+    pub top_probability: Option<f32>,
+    /// The head's probability that the message is out of scope.
+    pub oos_probability: Option<f32>,
+    /// Lead over the runner-up, in probability with a head and in score without.
+    pub lead: Option<f32>,
+    /// Nearest negative exemplar (entry index) and its similarity.
+    pub best_negative: Option<(usize, f32)>,
+}
+
+/// The gate a message stopped at, before the explanation is written.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Matched,
+    Ambiguous,
+    BelowThreshold,
+    Classifier,
+    NearNegative { entry: usize, score: f32 },
+}
+
 /// An intent's score for one message.
 #[derive(Debug, Clone, Copy)]
 struct IntentScore {
@@ -48,6 +92,8 @@ struct IntentScore {
     score: f32,
     /// Best single exemplar similarity.
     best: f32,
+    /// The head's probability for the intent, when there is a head.
+    probability: Option<f32>,
 }
 
 /// Exemplars closest to the message shown in an explanation.
@@ -63,7 +109,7 @@ impl Matcher {
         catalog: Catalog,
         embedder: Arc<dyn Embedder>,
         config: MatcherConfig,
-        mut cache: Option<&mut EmbeddingCache>,
+        cache: Option<&mut EmbeddingCache>,
     ) -> Result<Self, MatcherError> {
         if catalog.intents().is_empty() {
             return Err(MatcherError::EmptyCatalog);
@@ -92,13 +138,18 @@ impl Matcher {
                 .filter(|text| seen.insert(*text))
                 .collect()
         };
-        let embeddings = embed_with_cache(embedder.as_ref(), &unique, cache.as_deref_mut())?;
+        let masked: Vec<String> = unique
+            .iter()
+            .map(|text| mask_entities(text).into_owned())
+            .collect();
+        let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
+        let embeddings = embed_with_cache(embedder.as_ref(), &masked_refs, cache)?;
 
         let dimension = embedder.dimension();
         let mut vectors = Vec::with_capacity(entries.len() * dimension);
         for entry in &entries {
             // Every entry's text is in `unique`, so it has an embedding.
-            match embeddings.get(entry.text.as_str()) {
+            match embeddings.get(mask_entities(&entry.text).as_ref()) {
                 Some(embedding) => vectors.extend_from_slice(embedding.as_slice()),
                 None => vectors.extend(std::iter::repeat_n(0.0, dimension)),
             }
@@ -111,6 +162,7 @@ impl Matcher {
             dimension,
             vectors,
             entries,
+            head: None,
         })
     }
 
@@ -131,7 +183,83 @@ impl Matcher {
         self.config = config;
     }
 
-    /// Decides what one message asks for.
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    /// Installs a classifier head trained by [`Matcher::train_head`], or removes it.
+    pub fn set_head(&mut self, head: Option<Head>) {
+        self.head = head;
+    }
+
+    /// Returns a key that changes whenever the head's training input does:
+    /// the model, every catalog text and label, the extra rows and the settings.
+    pub fn head_key(&self, extra: &[(&str, &str)], settings: HeadTraining) -> String {
+        let mut digest = Sha256::new();
+        digest.update(self.embedder.model_id().as_str());
+        for entry in &self.entries {
+            let label = match entry.negative {
+                true => "oos",
+                false => self.catalog.intents()[entry.intent].name.as_str(),
+            };
+            digest.update([0]);
+            digest.update(entry.text.as_bytes());
+            digest.update([1]);
+            digest.update(label.as_bytes());
+        }
+        for (text, label) in extra {
+            digest.update([2]);
+            digest.update(text.as_bytes());
+            digest.update([3]);
+            digest.update(label.as_bytes());
+        }
+        digest.update(format!("{settings:?}").as_bytes());
+        digest
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// Trains a classifier head on the catalog (exemplars as their intent,
+    /// negatives as out of scope) plus `extra` labelled embeddings. A label
+    /// that is no intent of the catalog counts as out of scope, as `oos` does.
+    pub fn train_head(
+        &self,
+        extra: &[(&Embedding, &str)],
+        settings: HeadTraining,
+    ) -> Result<Head, HeadError> {
+        let out_of_scope = self.catalog.intents().len() as u32;
+        let catalog_rows: Vec<Embedding> = self
+            .vectors
+            .chunks_exact(self.dimension)
+            .map(|row| Embedding::from_unit(row.to_vec()))
+            .collect();
+        let mut embeddings: Vec<&Embedding> = catalog_rows.iter().collect();
+        let mut labels: Vec<u32> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                if entry.negative {
+                    out_of_scope
+                } else {
+                    entry.intent as u32
+                }
+            })
+            .collect();
+        for (embedding, label) in extra {
+            embeddings.push(embedding);
+            let index = self
+                .catalog
+                .intents()
+                .iter()
+                .position(|intent| intent.name.as_str() == *label);
+            labels.push(index.map_or(out_of_scope, |index| index as u32));
+        }
+        Head::train(&embeddings, &labels, out_of_scope as usize + 1, settings)
+    }
+
+    /// Decides which intent one message requests.
     pub fn decide(&self, text: &str) -> Result<Decision, MatcherError> {
         let mut decisions = self.decide_batch(&[text])?;
         // `decide_batch` returns one decision per text.
@@ -152,7 +280,7 @@ impl Matcher {
         }
 
         let batch: Vec<&str> = to_embed.iter().map(|&index| texts[index]).collect();
-        let embeddings = self.embedder.embed(&batch)?;
+        let embeddings = self.embed_messages(&batch)?;
         for (&index, embedding) in to_embed.iter().zip(&embeddings) {
             let tokens = self.embedder.count_tokens(texts[index])?;
             decisions[index] = Some(self.decide_embedded(texts[index], embedding, tokens));
@@ -161,28 +289,114 @@ impl Matcher {
         Ok(decisions.into_iter().flatten().collect())
     }
 
-    /// Decides on a message whose embedding is already computed.
-    pub fn decide_embedded(&self, text: &str, embedding: &Embedding, tokens: TokenCount) -> Decision {
-        let similarities: Vec<f32> = self
-            .vectors
-            .chunks_exact(self.dimension)
-            .map(|row| dot(row, embedding.as_slice()))
+    /// Embeds messages as the matcher compares them: identifiers replaced
+    /// by a word for their type.
+    pub fn embed_messages(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
+        let masked: Vec<String> = texts
+            .iter()
+            .map(|text| mask_entities(text).into_owned())
             .collect();
-        let ranked = self.rank_intents(&similarities);
-        let nearest = self.nearest(&similarities);
-        let best_negative = self.best_negative(&similarities);
+        let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
+        self.embedder.embed(&masked_refs)
+    }
+
+    /// Decides on a message whose embedding is already computed.
+    pub fn decide_embedded(
+        &self,
+        text: &str,
+        embedding: &Embedding,
+        tokens: TokenCount,
+    ) -> Decision {
+        let similarities = self.similarities(embedding);
+        self.judge(text, &similarities, tokens, &self.config)
+    }
+
+    /// Computes the similarity of a message to every exemplar, so that it
+    /// can be judged under several settings, as calibration does.
+    pub fn similarities(&self, embedding: &Embedding) -> Similarities {
+        self.similarities_with(embedding, self.head.as_ref())
+    }
+
+    /// Like [`Matcher::similarities`], with another head or none, as
+    /// cross-validation needs.
+    pub fn similarities_with(&self, embedding: &Embedding, head: Option<&Head>) -> Similarities {
+        Similarities {
+            values: self
+                .vectors
+                .chunks_exact(self.dimension)
+                .map(|row| dot(row, embedding.as_slice()))
+                .collect(),
+            probabilities: head.map(|head| head.probabilities(embedding)),
+        }
+    }
+
+    /// Summarises how a message scores with `top_k` exemplars per intent.
+    pub fn ranking(&self, similarities: &Similarities, top_k: usize) -> Ranking {
+        let ranked = self.rank_intents(similarities, top_k);
+        self.summarize(&ranked, similarities)
+    }
+
+    /// Returns the outcome and intent (by name) `config` gives a ranked
+    /// message, without building an explanation.
+    pub fn classify(
+        &self,
+        ranking: &Ranking,
+        config: &MatcherConfig,
+    ) -> (Outcome, Option<&IntentName>) {
+        match verdict(ranking, config) {
+            Verdict::Matched => (
+                Outcome::Matched,
+                Some(&self.catalog.intents()[ranking.top].name),
+            ),
+            Verdict::Ambiguous => (Outcome::Ambiguous, None),
+            Verdict::BelowThreshold | Verdict::Classifier | Verdict::NearNegative { .. } => {
+                (Outcome::OutOfScope, None)
+            }
+        }
+    }
+
+    fn summarize(&self, ranked: &[IntentScore], similarities: &Similarities) -> Ranking {
+        let top = ranked[0];
+        let value = |score: &IntentScore| score.probability.unwrap_or(score.score);
+        let oos_probability = similarities
+            .probabilities
+            .as_ref()
+            .and_then(|probabilities| probabilities.get(self.catalog.intents().len()).copied());
+        Ranking {
+            top: top.intent,
+            top_risk: self.catalog.intents()[top.intent].risk,
+            top_score: top.score,
+            top_best: top.best,
+            top_probability: top.probability,
+            oos_probability,
+            lead: ranked.get(1).map(|second| value(&top) - value(second)),
+            best_negative: self.best_negative(&similarities.values),
+        }
+    }
+
+    /// Decides on a message from its similarities under `config`, with the
+    /// evidence behind the decision.
+    pub fn judge(
+        &self,
+        text: &str,
+        similarities: &Similarities,
+        tokens: TokenCount,
+        config: &MatcherConfig,
+    ) -> Decision {
+        let ranked = self.rank_intents(similarities, config.top_k);
+        let ranking = self.summarize(&ranked, similarities);
+        let verdict = verdict(&ranking, config);
+        let similarities = &similarities.values;
 
         let top = ranked[0];
         let top_intent = &self.catalog.intents()[top.intent];
-        let tier = self.config.thresholds.for_risk(top_intent.risk);
-        let runner_up = ranked.get(1).copied();
-        let margin = runner_up.map(|second| top.score - second.score);
-
+        let tier = config.thresholds.for_risk(top_intent.risk);
+        let margin = ranking.lead;
         let mut explanation = Explanation {
             summary: String::new(),
             margin,
             thresholds: Some(tier),
-            nearest,
+            nearest: self.nearest(similarities),
             decline: None,
             tokens: tokens.used,
             truncated: tokens.truncated,
@@ -194,79 +408,106 @@ impl Matcher {
                 .take(ALTERNATIVES_SHOWN)
                 .map(|score| Alternative {
                     intent: self.catalog.intents()[score.intent].name.clone(),
-                    score: score.score,
+                    score: score.probability.unwrap_or(score.score),
                 })
                 .collect()
         };
 
-        if top.score < tier.min_score {
-            explanation.summary = format!(
-                "best intent `{}` scored {:.3}, below the {} threshold {:.3}",
-                top_intent.name, top.score, top_intent.risk, tier.min_score
-            );
-            explanation.decline = Some(DeclineReason::BelowThreshold {
-                score: top.score,
-                min_score: tier.min_score,
-            });
-            return self.declined(text, top.score, alternatives(false), explanation);
-        }
-
-        if let Some((negative_index, negative_score)) = best_negative {
-            if negative_score > top.best + self.config.negative_margin {
-                let entry = &self.entries[negative_index];
+        match verdict {
+            Verdict::BelowThreshold => {
+                explanation.summary = format!(
+                    "best intent `{}` scored {:.3}, below the {} threshold {:.3}",
+                    top_intent.name, top.score, top_intent.risk, tier.min_score
+                );
+                explanation.decline = Some(DeclineReason::BelowThreshold {
+                    score: top.score,
+                    min_score: tier.min_score,
+                });
+                self.declined(text, top.score, alternatives(false), explanation)
+            }
+            Verdict::Classifier => {
+                let probability = ranking.top_probability.unwrap_or(0.0);
+                let oos_probability = ranking.oos_probability.unwrap_or(0.0);
+                explanation.summary = format!(
+                    "the classifier gives `{}` probability {probability:.3} (minimum {:.3}) and out of scope {oos_probability:.3}",
+                    top_intent.name, tier.min_probability
+                );
+                explanation.decline = Some(DeclineReason::Classifier {
+                    probability,
+                    oos_probability,
+                    min_probability: tier.min_probability,
+                });
+                self.declined(text, probability, alternatives(false), explanation)
+            }
+            Verdict::NearNegative { entry, score } => {
+                let entry = &self.entries[entry];
                 let owner = &self.catalog.intents()[entry.intent];
                 explanation.summary = format!(
-                    "closest to negative exemplar `{}` of `{}` ({:.3}), nearer than any exemplar of `{}` ({:.3})",
-                    entry.text, owner.name, negative_score, top_intent.name, top.best
+                    "closest to negative exemplar `{}` of `{}` ({score:.3}), nearer than any exemplar of `{}` ({:.3})",
+                    entry.text, owner.name, top_intent.name, top.best
                 );
                 explanation.decline = Some(DeclineReason::NearNegative {
                     intent: owner.name.clone(),
                     text: entry.text.clone(),
-                    score: negative_score,
+                    score,
                 });
-                return self.declined(text, top.score, alternatives(false), explanation);
+                self.declined(text, top.score, alternatives(false), explanation)
             }
-        }
-
-        if let (Some(second), Some(margin)) = (runner_up, margin) {
-            if margin < tier.min_margin {
+            Verdict::Ambiguous => {
+                let second = ranked[1];
                 let second_intent = &self.catalog.intents()[second.intent];
                 explanation.summary = format!(
                     "`{}` ({:.3}) and `{}` ({:.3}) are within the margin {:.3}",
-                    top_intent.name, top.score, second_intent.name, second.score, tier.min_margin
+                    top_intent.name,
+                    top.probability.unwrap_or(top.score),
+                    second_intent.name,
+                    second.probability.unwrap_or(second.score),
+                    tier.min_margin
                 );
-                return Decision {
+                Decision {
                     text: text.to_string(),
                     outcome: Outcome::Ambiguous,
                     intent: None,
-                    confidence: top.score,
+                    confidence: ranking.top_probability.unwrap_or(top.score),
                     alternatives: alternatives(false),
                     risk: None,
                     slots: BTreeMap::new(),
+                    missing_slots: Vec::new(),
                     next: Next::Clarify,
                     explanation,
-                };
+                }
             }
-        }
-
-        explanation.summary = format!(
-            "`{}` scored {:.3} (threshold {:.3}) with a lead of {:.3} (minimum {:.3})",
-            top_intent.name,
-            top.score,
-            tier.min_score,
-            margin.unwrap_or(top.score),
-            tier.min_margin
-        );
-        Decision {
-            text: text.to_string(),
-            outcome: Outcome::Matched,
-            intent: Some(top_intent.name.clone()),
-            confidence: top.score,
-            alternatives: alternatives(true),
-            risk: Some(top_intent.risk),
-            slots: BTreeMap::new(),
-            next: Next::for_risk(top_intent.risk),
-            explanation,
+            Verdict::Matched => {
+                let probability = ranking
+                    .top_probability
+                    .map(|probability| {
+                        format!(
+                            ", classifier probability {probability:.3} (minimum {:.3})",
+                            tier.min_probability
+                        )
+                    })
+                    .unwrap_or_default();
+                explanation.summary = format!(
+                    "`{}` scored {:.3} (threshold {:.3}){probability} with a lead of {:.3} (minimum {:.3})",
+                    top_intent.name,
+                    top.score,
+                    tier.min_score,
+                    margin.unwrap_or(top.score),
+                    tier.min_margin
+                );
+                Decision {
+                    text: text.to_string(),
+                    outcome: Outcome::Matched,
+                    intent: Some(top_intent.name.clone()),
+                    confidence: ranking.top_probability.unwrap_or(top.score),
+                    alternatives: alternatives(true),
+                    risk: Some(top_intent.risk),
+                    slots: BTreeMap::new(),
+                    missing_slots: Vec::new(),
+                    next: Next::for_risk(top_intent.risk),
+                    explanation,
+                }
+            }
         }
     }
 
@@ -279,21 +520,32 @@ impl Matcher {
     }
 
     /// Declines messages that carry nothing for the model to judge.
-    fn precheck(&self, text: &str) -> Option<DeclineReason> {
+    pub fn precheck(&self, text: &str) -> Option<DeclineReason> {
         if text.trim().is_empty() {
             return Some(DeclineReason::Empty);
         }
-        if self.embedder.known_words(text) == 0 {
+        if !has_word(text) {
             return Some(DeclineReason::NoWords);
+        }
+        if is_negated(text) {
+            return Some(DeclineReason::Negated);
+        }
+        if is_identifier_only(text) {
+            return Some(DeclineReason::IdentifierOnly);
         }
         None
     }
 
     fn declined_early(&self, text: &str, reason: DeclineReason) -> Decision {
         let summary = match reason {
-            DeclineReason::Empty => "the message is empty".to_string(),
-            _ => "the message has no word the model knows".to_string(),
-        };
+            DeclineReason::Empty => "the message is empty",
+            DeclineReason::Negated => "the message asks not to do something, or to wait",
+            DeclineReason::IdentifierOnly => {
+                "the message is only an identifier: it does not say what to do with it"
+            }
+            _ => "the message has no word of two or more letters",
+        }
+        .to_string();
         let explanation = Explanation {
             summary,
             margin: None,
@@ -321,21 +573,22 @@ impl Matcher {
             alternatives,
             risk: None,
             slots: BTreeMap::new(),
+            missing_slots: Vec::new(),
             next: Next::Fallback,
             explanation,
         }
     }
 
     /// Scores every intent from its positive exemplars, best first.
-    fn rank_intents(&self, similarities: &[f32]) -> Vec<IntentScore> {
+    fn rank_intents(&self, similarities: &Similarities, top_k: usize) -> Vec<IntentScore> {
         let mut per_intent: Vec<Vec<f32>> = vec![Vec::new(); self.catalog.intents().len()];
-        for (entry, &similarity) in self.entries.iter().zip(similarities) {
+        for (entry, &similarity) in self.entries.iter().zip(&similarities.values) {
             if !entry.negative {
                 per_intent[entry.intent].push(similarity);
             }
         }
 
-        let top_k = self.config.top_k.max(1);
+        let top_k = top_k.max(1);
         let mut ranked: Vec<IntentScore> = per_intent
             .into_iter()
             .enumerate()
@@ -348,10 +601,15 @@ impl Matcher {
                     intent,
                     score,
                     best,
+                    probability: similarities
+                        .probabilities
+                        .as_ref()
+                        .and_then(|probabilities| probabilities.get(intent).copied()),
                 }
             })
             .collect();
-        ranked.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+        let value = |score: &IntentScore| score.probability.unwrap_or(score.score);
+        ranked.sort_by(|a, b| value(b).partial_cmp(&value(a)).unwrap_or(Ordering::Equal));
         ranked
     }
 
@@ -384,13 +642,110 @@ impl Matcher {
     }
 }
 
+/// Returns whether `text` has a word of two or more letters: without one (a single
+/// character, digits, emoji, punctuation) there is nothing to match.
+fn has_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+}
+
+/// Openings of a negated or deferred request ("don't restart nginx",
+/// "hold off on blocking it"): such a message is never proposed as the
+/// action it names. Apostrophes are normalised before matching.
+const NEGATED_OPENINGS: [&str; 13] = [
+    "don't ",
+    "dont ",
+    "do not ",
+    "no need to ",
+    "no need for ",
+    "let's not ",
+    "lets not ",
+    "never ",
+    "hold off ",
+    "stop ",
+    "cancel ",
+    "no, ",
+    "no. ",
+];
+
+/// Phrases that defer a request anywhere in the message.
+const DEFERRING_PHRASES: [&str; 6] = [
+    " yet",
+    "not now",
+    "later today",
+    "tomorrow",
+    "after the",
+    "skip the ",
+];
+
+/// Returns whether the message requests no action, or a later one.
+fn is_negated(text: &str) -> bool {
+    let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+    let trimmed = lower
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim_start_matches("please ")
+        .trim_start_matches("pls ");
+    let opening = NEGATED_OPENINGS
+        .iter()
+        .any(|opening| trimmed.starts_with(opening));
+    let deferred = DEFERRING_PHRASES
+        .iter()
+        .any(|phrase| lower.contains(phrase))
+        && (lower.contains("don't")
+            || lower.contains("dont")
+            || lower.contains("not ")
+            || lower.contains("skip"));
+    opening || deferred
+}
+
+/// Returns whether the message is nothing but identifiers (`INC-4821`,
+/// `203.0.113.7`, a hash), which name a thing without a request.
+fn is_identifier_only(text: &str) -> bool {
+    let masked = mask_entities(text);
+    if masked == text {
+        return false;
+    }
+    masked
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .all(|word| IDENTIFIER_WORDS.contains(&word))
+}
+
+/// Words [`mask_entities`] puts in place of identifiers.
+const IDENTIFIER_WORDS: [&str; 10] = [
+    "link", "cve", "ip", "address", "range", "file", "hash", "incident", "alert", "server",
+];
+
+/// Applies the gates in order: absolute score, nearest negative, margin.
+fn verdict(ranking: &Ranking, config: &MatcherConfig) -> Verdict {
+    let tier = config.thresholds.for_risk(ranking.top_risk);
+    if ranking.top_score < tier.min_score {
+        return Verdict::BelowThreshold;
+    }
+    if let Some(probability) = ranking.top_probability {
+        let oos = ranking.oos_probability.unwrap_or(0.0);
+        if oos > probability || probability < tier.min_probability {
+            return Verdict::Classifier;
+        }
+    }
+    if let Some((entry, score)) = ranking.best_negative
+        && score > ranking.top_best + config.negative_margin
+    {
+        return Verdict::NearNegative { entry, score };
+    }
+    match ranking.lead {
+        Some(lead) if lead < tier.min_margin => Verdict::Ambiguous,
+        _ => Verdict::Matched,
+    }
+}
+
 /// Returns an embedding for every text, reading the cache first and storing
 /// what had to be computed. A failing cache is logged and bypassed: it only
 /// saves time.
-fn embed_with_cache(
+pub(crate) fn embed_with_cache(
     embedder: &dyn Embedder,
     texts: &[&str],
-    mut cache: Option<&mut EmbeddingCache>,
+    cache: Option<&mut EmbeddingCache>,
 ) -> Result<HashMap<String, Embedding>, EmbedError> {
     let model = embedder.model_id().clone();
     let mut found = match cache.as_deref() {
@@ -419,17 +774,12 @@ fn embed_with_cache(
     );
     let embeddings = embedder.embed(&missing)?;
 
-    if let Some(cache) = cache.as_deref_mut() {
+    if let Some(cache) = cache {
         let entries: Vec<(&str, &Embedding)> = missing.iter().copied().zip(&embeddings).collect();
         if let Err(error) = cache.store(&model, &entries) {
             tracing::warn!(error = %error, "failed to store exemplar embeddings in the cache");
         }
     }
-    found.extend(
-        missing
-            .into_iter()
-            .map(str::to_string)
-            .zip(embeddings),
-    );
+    found.extend(missing.into_iter().map(str::to_string).zip(embeddings));
     Ok(found)
 }

@@ -4,6 +4,8 @@
 mod cache;
 mod catalog;
 mod decision;
+mod head;
+mod mask;
 mod matcher;
 mod thresholds;
 
@@ -16,7 +18,10 @@ use serde::Serialize;
 pub use cache::{CacheError, EmbeddingCache};
 pub use catalog::{Catalog, CatalogError, MIN_EXEMPLARS, Problem, normalize_text};
 pub use decision::{Alternative, Decision, DeclineReason, Explanation, Neighbour, Next, Outcome};
-pub use matcher::{Matcher, MatcherError};
+pub use head::{Head, HeadError, HeadTraining};
+pub use mask::mask_entities;
+pub(crate) use matcher::embed_with_cache;
+pub use matcher::{Matcher, MatcherError, Ranking, Similarities};
 pub use thresholds::{MatcherConfig, Thresholds, TierThresholds};
 
 use crate::slots::SlotKind;

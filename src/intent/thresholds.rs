@@ -10,9 +10,13 @@ use super::Risk;
 pub struct TierThresholds {
     /// Lowest intent score (cosine similarity, -1 to 1) accepted as a match.
     pub min_score: f32,
-    /// Smallest lead over the runner-up intent; a closer runner-up makes the
-    /// message ambiguous.
+    /// Smallest lead over the runner-up intent (in probability when a
+    /// classifier head is trained, in score otherwise); a closer runner-up
+    /// makes the message ambiguous.
     pub min_margin: f32,
+    /// Lowest classifier-head probability accepted; unused without a head.
+    #[serde(default)]
+    pub min_probability: f32,
 }
 
 /// Thresholds by risk tier. Higher tiers should be stricter, because a
@@ -57,6 +61,12 @@ impl Thresholds {
                     tier.min_score
                 ));
             }
+            if !(0.0..=1.0).contains(&tier.min_probability) {
+                problems.push(format!(
+                    "thresholds.{risk}.min_probability is {}, expected 0 to 1",
+                    tier.min_probability
+                ));
+            }
             if !(0.0..=2.0).contains(&tier.min_margin) {
                 problems.push(format!(
                     "thresholds.{risk}.min_margin is {}, expected 0 to 2",
@@ -83,14 +93,40 @@ impl Default for Thresholds {
             read: TierThresholds {
                 min_score: 0.55,
                 min_margin: 0.02,
+                min_probability: 0.0,
             },
             change: TierThresholds {
                 min_score: 0.60,
                 min_margin: 0.03,
+                min_probability: 0.0,
             },
             critical: TierThresholds {
                 min_score: 0.65,
                 min_margin: 0.04,
+                min_probability: 0.0,
+            },
+        }
+    }
+}
+
+impl MatcherConfig {
+    /// Settings under which every message is matched to its best intent:
+    /// no score, probability or margin gate and no negative gate.
+    pub fn accept_all() -> Self {
+        let tier = TierThresholds {
+            min_score: -1.0,
+            min_margin: 0.0,
+            min_probability: 0.0,
+        };
+        Self {
+            top_k: 1,
+            // Similarities lie in [-1, 1], so no negative can beat the best
+            // exemplar by 2.
+            negative_margin: 2.0,
+            thresholds: Thresholds {
+                read: tier,
+                change: tier,
+                critical: tier,
             },
         }
     }

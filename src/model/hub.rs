@@ -52,3 +52,18 @@ pub fn is_repo_id(spec: &str) -> bool {
     };
     valid(owner) && valid(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_ids_have_owner_and_name() {
+        assert!(is_repo_id("sentence-transformers/all-MiniLM-L6-v2"));
+        assert!(!is_repo_id("all-MiniLM-L6-v2"));
+        assert!(!is_repo_id("a/b/c"));
+        assert!(!is_repo_id("/abs/path"));
+        assert!(!is_repo_id("./models"));
+        assert!(!is_repo_id("owner/na me"));
+    }
+}

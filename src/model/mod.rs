@@ -213,3 +213,25 @@ fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_directory_wins_over_repo_id() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            ModelSpec::parse("models/all-MiniLM-L6-v2", base),
+            ModelSpec::Dir(base.join("models/all-MiniLM-L6-v2"))
+        );
+        assert_eq!(
+            ModelSpec::parse("sentence-transformers/all-mpnet-base-v2", base),
+            ModelSpec::Hub("sentence-transformers/all-mpnet-base-v2".to_string())
+        );
+        assert_eq!(
+            ModelSpec::parse("no-such-dir", base),
+            ModelSpec::Dir(base.join("no-such-dir"))
+        );
+    }
+}
