@@ -98,7 +98,10 @@ pub fn train_head(
 pub fn load_embedder(spec: &ModelSpec) -> Result<FastBertEmbedder, EngineError> {
     let dir = spec.resolve()?;
     let files = ModelFiles::open(&dir)?;
-    Ok(FastBertEmbedder::load_with_precision(files, Precision::Bf16)?)
+    Ok(FastBertEmbedder::load_with_precision(
+        files,
+        Precision::Bf16,
+    )?)
 }
 
 /// Loads the model and catalog named in `config` and embeds the exemplars,

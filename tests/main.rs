@@ -1,8 +1,8 @@
+mod audit;
+mod chat;
+mod commands;
 mod engine;
 mod normalise;
-mod slots;
-mod commands;
-mod audit;
-mod reference;
-mod chat;
 mod policy;
+mod reference;
+mod slots;

@@ -1,8 +1,8 @@
 //! Subcommands of the `warroom` binary, one file each.
 
 mod ask;
-mod bench;
 mod audit;
+mod bench;
 mod calibrate;
 mod chat;
 mod check;

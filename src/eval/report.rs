@@ -156,7 +156,9 @@ fn confusion_chart(page: &mut String, examples: &[Example], decisions: &[Decisio
     let mut labels: Vec<&str> = Vec::new();
     for (example, decision) in examples.iter().zip(decisions) {
         let predicted = predicted_label(decision);
-        *counts.entry((example.intent.as_str(), predicted)).or_default() += 1;
+        *counts
+            .entry((example.intent.as_str(), predicted))
+            .or_default() += 1;
         labels.push(example.intent.as_str());
         labels.push(predicted);
     }
@@ -194,7 +196,11 @@ fn confusion_chart(page: &mut String, examples: &[Example], decisions: &[Decisio
             continue;
         };
         let shade = 0.15 + 0.85 * (*count as f64 / max).sqrt();
-        let colour = if row == column { "31,119,180" } else { "214,39,40" };
+        let colour = if row == column {
+            "31,119,180"
+        } else {
+            "214,39,40"
+        };
         let _ = writeln!(
             page,
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{cell:.1}\" height=\"{cell:.1}\" fill=\"rgba({colour},{shade:.2})\"><title>{e} -> {p}: {count}</title></rect>",
