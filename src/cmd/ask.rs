@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, args: AskArgs, out: &mut dyn Write) -> anyhow::R
     let inventory = load_inventory(&config)?;
     let text = args.text.join(" ");
 
-    // The model sees the request part only: Slack markup unwrapped, code
+    // The model is given the request part only: Slack markup unwrapped, code
     // and quotes removed as data, a long paste cut to its request.
     let message = normalise(&text);
     let mut decision = matcher

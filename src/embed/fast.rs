@@ -83,10 +83,16 @@ impl FastBertEmbedder {
         })?;
         let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get);
 
+        // Cached embeddings are keyed by this id, so it names the arithmetic
+        // too: bf16 and exact f32 give slightly different vectors.
+        let id = match precision {
+            Precision::Exact => files.id,
+            Precision::Bf16 => ModelId::new(format!("{}+bf16", files.id)),
+        };
         Ok(Self {
             encoder,
             tokenizer,
-            id: files.id,
+            id,
             isa: Isa::detect(),
             precision,
             threads,
