@@ -93,6 +93,8 @@ fn negated_request_is_not_proposed() {
         "dont isolate db-02 yet",
         "do not block 203.0.113.7",
         "no need to page anyone",
+        "restart nginx on web-01? no wait, don't",
+        "restart nginx on web-01 later",
     ] {
         let decision = decide(text);
         assert_ne!(decision.outcome, Outcome::Matched, "`{text}`: {decision:?}");

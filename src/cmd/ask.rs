@@ -38,6 +38,11 @@ pub fn run(global: &GlobalArgs, args: AskArgs, out: &mut dyn Write) -> anyhow::R
         .decide(&message.text)
         .context("failed to decide on the message")?;
     decision.text = text.clone();
+    if message.text.trim().is_empty() && !message.data.is_empty() {
+        decision.explanation.summary =
+            "the message holds only code or quoted text, which is read as data, never as a request"
+                .to_string();
+    }
     if let Some(Cut::RequestNotIsolated { chars }) = message.cut {
         decision.explanation.summary = format!(
             "the message is {chars} characters long and no request could be told apart from the pasted text; put the request on its own line"

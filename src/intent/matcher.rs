@@ -678,6 +678,13 @@ const DEFERRING_PHRASES: [&str; 6] = [
     "skip the ",
 ];
 
+/// Phrases that take a request back after it was written ("restart nginx,
+/// no wait, don't").
+const TAKE_BACK_PHRASES: [&str; 5] = ["no wait", ", don't", ", dont", ", do not", "never mind"];
+
+/// Last words that put a request off ("restart nginx later").
+const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
+
 /// Returns whether the message requests no action, or a later one.
 fn is_negated(text: &str) -> bool {
     let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
@@ -695,7 +702,12 @@ fn is_negated(text: &str) -> bool {
             || lower.contains("dont")
             || lower.contains("not ")
             || lower.contains("skip"));
-    opening || deferred
+    let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let taken_back = TAKE_BACK_PHRASES
+        .iter()
+        .any(|phrase| lower.contains(phrase))
+        || DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word));
+    opening || deferred || taken_back
 }
 
 /// Returns whether the message is nothing but identifiers (`INC-4821`,

@@ -70,7 +70,9 @@ pub enum ModelError {
     #[error("invalid weights in `{}`: {message}", path.display())]
     Weights { path: PathBuf, message: String },
 
-    #[error("failed to download `{repo}` from the Hugging Face hub: {message}")]
+    #[error(
+        "`{repo}` is no local model directory, and downloading it as a Hugging Face repo id failed: {message}; check the path, or the repo id and network access"
+    )]
     Download { repo: String, message: String },
 }
 
