@@ -287,6 +287,24 @@ fn restart_runs_once_after_requester_confirms() {
 }
 
 #[test]
+fn bare_yes_during_slot_question_runs_nothing() {
+    let mut session = Session::new();
+
+    let reply = session.say(ALICE, "restart nginx on web-01");
+    needs_confirmation(&reply);
+    let reply = session.say(ALICE, "restart -rf on web-01");
+    assert!(matches!(reply, Reply::Question { .. }), "{reply}");
+
+    let reply = session.say(ALICE, "yes");
+    assert!(!matches!(reply, Reply::Ran(_)), "{reply}");
+    assert_eq!(
+        session.restarts(),
+        0,
+        "a bare yes ran the older pending action"
+    );
+}
+
+#[test]
 fn reference_targets_the_last_host() {
     let mut session = Session::new();
     ran(&session.say(ALICE, "what's wrong with web-01?"));

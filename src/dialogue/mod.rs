@@ -296,6 +296,9 @@ impl<'p> Dialogue<'p> {
             State::Idle => false,
             State::AwaitingChoice { options, .. } if options.len() == 1 && named.is_none() => false,
             _ if named.is_some() => true,
+            // While a slot question is open, a bare yes is not taken for an
+            // older pending action: it must name the action's id.
+            State::AwaitingSlot { .. } => false,
             _ => self
                 .pending
                 .in_place(&turn.incoming.channel, turn.incoming.thread.as_ref())
