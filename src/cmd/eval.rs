@@ -92,6 +92,20 @@ pub fn run(global: &GlobalArgs, args: EvalArgs, out: &mut dyn Write) -> anyhow::
         anyhow::bail!("{source} has no labelled rows");
     }
     let matcher = load_matcher(&config, train_rows.as_deref())?;
+    let mut unknown: Vec<&str> = examples
+        .iter()
+        .filter(|example| !example.is_out_of_scope())
+        .map(|example| example.intent.as_str())
+        .filter(|label| matcher.catalog().get(label).is_none())
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            labels = %unknown.join(", "),
+            "labels that are no intent of the catalog count as errors; fix the labels or use `oos`"
+        );
+    }
 
     let settings = match &args.dev {
         Some(dev) => {
