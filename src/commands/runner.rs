@@ -223,7 +223,7 @@ impl CommandRunner {
             "command started"
         );
         let started = Instant::now();
-        let mut child = process.spawn().map_err(|source| RunError::Spawn {
+        let mut child = spawn_retrying_busy(&mut process).map_err(|source| RunError::Spawn {
             path: path.clone(),
             source,
         })?;
@@ -432,6 +432,29 @@ fn format_dirs(dirs: &[PathBuf]) -> String {
         .map(|dir| format!("`{}`", dir.display()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Attempts at starting a program whose file is briefly busy.
+const SPAWN_ATTEMPTS: u32 = 5;
+
+/// Starts the process, retrying while the kernel reports the program file
+/// busy (ETXTBSY). That happens when another thread of this process forks
+/// while the file is still open for writing in a child that has not yet
+/// exec'd, or while the program is being replaced; it clears in moments.
+fn spawn_retrying_busy(process: &mut Command) -> std::io::Result<Child> {
+    let mut attempt = 1;
+    loop {
+        match process.spawn() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && attempt < SPAWN_ATTEMPTS =>
+            {
+                std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
 
 #[cfg(test)]
