@@ -14,7 +14,7 @@ mod runner;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::intent::{Intent, IntentName};
+use crate::intent::{Intent, IntentName, Segment, parse_template};
 
 pub use runner::{
     CommandOutput, CommandRunner, DEFAULT_ENV_ALLOW, DEFAULT_OUTPUT_LIMIT, DEFAULT_PATH,
@@ -92,13 +92,6 @@ pub enum CommandError {
         arg: String,
         message: String,
     },
-}
-
-/// One piece of a template argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Segment<'a> {
-    Literal(&'a str),
-    Placeholder(&'a str),
 }
 
 /// Fills the intent's argument template with slot values.
@@ -296,35 +289,6 @@ fn fill(
         }
     }
     Ok(Some((arg, masked)))
-}
-
-/// Splits a template argument into literal text and `{slot}` placeholders.
-/// The catalog accepts the same syntax, so a loaded intent always parses.
-fn parse_template(arg: &str) -> Result<Vec<Segment<'_>>, String> {
-    let mut segments = Vec::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest.as_bytes()[open] == b'}' {
-            return Err("unbalanced `}`".to_string());
-        }
-        if open > 0 {
-            segments.push(Segment::Literal(&rest[..open]));
-        }
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err("unclosed `{`".to_string());
-        };
-        let name = &after[..close];
-        if name.is_empty() || name.contains('{') {
-            return Err(format!("invalid placeholder `{{{name}}}`"));
-        }
-        segments.push(Segment::Placeholder(name));
-        rest = &after[close + 1..];
-    }
-    if !rest.is_empty() {
-        segments.push(Segment::Literal(rest));
-    }
-    Ok(segments)
 }
 
 /// Formats a value for an error message: escaped, so a newline cannot

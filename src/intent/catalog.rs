@@ -507,13 +507,25 @@ pub fn normalize_text(text: &str) -> String {
         .join(" ")
 }
 
-/// Returns the slot names of the `{slot}` placeholders in a template argument.
-pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
-    let mut names = Vec::new();
+/// One piece of a command template argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment<'a> {
+    Literal(&'a str),
+    /// A `{slot}` placeholder, by slot name.
+    Placeholder(&'a str),
+}
+
+/// Splits a template argument into literal text and `{slot}` placeholders,
+/// rejecting unbalanced braces and placeholders that are no valid slot name.
+pub fn parse_template(arg: &str) -> Result<Vec<Segment<'_>>, String> {
+    let mut segments = Vec::new();
     let mut rest = arg;
     while let Some(open) = rest.find(['{', '}']) {
         if rest.as_bytes()[open] == b'}' {
             return Err(format!("unbalanced `}}` in `{arg}`"));
+        }
+        if open > 0 {
+            segments.push(Segment::Literal(&rest[..open]));
         }
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
@@ -523,10 +535,24 @@ pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
         if !is_valid_slot_name(name) {
             return Err(format!("invalid placeholder `{{{name}}}` in `{arg}`"));
         }
-        names.push(name);
+        segments.push(Segment::Placeholder(name));
         rest = &after[close + 1..];
     }
-    Ok(names)
+    if !rest.is_empty() {
+        segments.push(Segment::Literal(rest));
+    }
+    Ok(segments)
+}
+
+/// Returns the slot names of the `{slot}` placeholders in a template argument.
+pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
+    Ok(parse_template(arg)?
+        .into_iter()
+        .filter_map(|segment| match segment {
+            Segment::Placeholder(name) => Some(name),
+            Segment::Literal(_) => None,
+        })
+        .collect())
 }
 
 fn is_valid_intent_name(name: &str) -> bool {

@@ -16,7 +16,10 @@ use std::str::FromStr;
 use serde::Serialize;
 
 pub use cache::{CacheError, EmbeddingCache};
-pub use catalog::{Catalog, CatalogError, MIN_EXEMPLARS, Problem, normalize_text};
+pub use catalog::{
+    Catalog, CatalogError, MIN_EXEMPLARS, Problem, Segment, normalize_text, parse_template,
+    placeholders,
+};
 pub use decision::{Alternative, Decision, DeclineReason, Explanation, Neighbour, Next, Outcome};
 pub use head::{Head, HeadError, HeadTraining};
 pub use mask::mask_entities;
