@@ -127,7 +127,10 @@ impl FastBertEmbedder {
 
     /// Tokenizes and embeds `texts` on the calling thread, in passes of at
     /// most `MAX_PASS_TOKENS` tokens (a longer text is a pass of its own).
-    fn embed_on_this_thread(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
+    fn embed_on_this_thread(
+        &self,
+        texts: &[&str],
+    ) -> Result<Vec<(Embedding, TokenCount)>, EmbedError> {
         let encodings = texts
             .iter()
             .map(|text| self.tokenizer.encode(text))
@@ -160,7 +163,11 @@ impl FastBertEmbedder {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(workspace);
-        Ok(embeddings)
+        let counts = encodings.iter().map(|encoding| TokenCount {
+            used: encoding.len(),
+            truncated: !encoding.get_overflowing().is_empty(),
+        });
+        Ok(embeddings.into_iter().zip(counts).collect())
     }
 
     fn run_pass(
@@ -185,25 +192,34 @@ impl Embedder for FastBertEmbedder {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
+        let counted = self.embed_counted(texts)?;
+        Ok(counted
+            .into_iter()
+            .map(|(embedding, _)| embedding)
+            .collect())
+    }
+
+    fn embed_counted(&self, texts: &[&str]) -> Result<Vec<(Embedding, TokenCount)>, EmbedError> {
         let threads = self.threads.min(texts.len());
         if threads <= 1 {
             return self.embed_on_this_thread(texts);
         }
 
         let shares = split_by_length(texts, threads);
-        let results: Vec<Result<Vec<Embedding>, EmbedError>> = thread::scope(|scope| {
-            let handles: Vec<_> = shares
-                .iter()
-                .map(|share| scope.spawn(|| self.embed_on_this_thread(share)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| match handle.join() {
-                    Ok(result) => result,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        });
+        let results: Vec<Result<Vec<(Embedding, TokenCount)>, EmbedError>> =
+            thread::scope(|scope| {
+                let handles: Vec<_> = shares
+                    .iter()
+                    .map(|share| scope.spawn(|| self.embed_on_this_thread(share)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| match handle.join() {
+                        Ok(result) => result,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            });
 
         let mut embeddings = Vec::with_capacity(texts.len());
         for result in results {

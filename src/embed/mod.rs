@@ -38,7 +38,7 @@ pub enum EmbedError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding(Vec<f32>);
 
-/// How a text was split into model tokens.
+/// The token count of a text as the model receives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenCount {
     /// Tokens given to the model, special tokens included.
@@ -57,8 +57,20 @@ pub trait Embedder: Send + Sync {
     /// Embeds every text, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError>;
 
-    /// Counts the tokens the model sees for `text`.
+    /// Counts the tokens the model is given for `text`.
     fn count_tokens(&self, text: &str) -> Result<TokenCount, EmbedError>;
+
+    /// Embeds every text, in order, with its token count. Implementations
+    /// that tokenize once for both should override the default, which
+    /// tokenizes each text a second time.
+    fn embed_counted(&self, texts: &[&str]) -> Result<Vec<(Embedding, TokenCount)>, EmbedError> {
+        let embeddings = self.embed(texts)?;
+        texts
+            .iter()
+            .zip(embeddings)
+            .map(|(text, embedding)| Ok((embedding, self.count_tokens(text)?)))
+            .collect()
+    }
 
     /// Counts the words of `text` that are whole entries of the model's
     /// vocabulary, a cheap sign that the text is language and not noise.

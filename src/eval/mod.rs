@@ -378,7 +378,7 @@ pub fn decide_examples(
         .zip(embeddings)
         .map(|(example, embedding)| match embedding {
             Some(embedding) => {
-                let tokens = matcher.embedder().count_tokens(&example.text)?;
+                let tokens = matcher.count_tokens(&example.text)?;
                 let similarities = matcher.similarities(embedding);
                 Ok(matcher.judge(&example.text, &similarities, tokens, config))
             }

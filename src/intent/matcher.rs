@@ -279,11 +279,16 @@ impl Matcher {
             }
         }
 
-        let batch: Vec<&str> = to_embed.iter().map(|&index| texts[index]).collect();
-        let embeddings = self.embed_messages(&batch)?;
-        for (&index, embedding) in to_embed.iter().zip(&embeddings) {
-            let tokens = self.embedder.count_tokens(texts[index])?;
-            decisions[index] = Some(self.decide_embedded(texts[index], embedding, tokens));
+        // One tokenization gives both the embedding and the token count of
+        // the masked text, which is what the model is given.
+        let masked: Vec<String> = to_embed
+            .iter()
+            .map(|&index| mask_entities(texts[index]).into_owned())
+            .collect();
+        let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
+        let embedded = self.embedder.embed_counted(&masked_refs)?;
+        for (&index, (embedding, tokens)) in to_embed.iter().zip(&embedded) {
+            decisions[index] = Some(self.decide_embedded(texts[index], embedding, *tokens));
         }
         // Each index was filled either by the precheck or by the embedding loop.
         Ok(decisions.into_iter().flatten().collect())
@@ -298,6 +303,11 @@ impl Matcher {
             .collect();
         let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
         self.embedder.embed(&masked_refs)
+    }
+
+    /// Counts the tokens the model is given for a message, after masking.
+    pub fn count_tokens(&self, text: &str) -> Result<TokenCount, EmbedError> {
+        self.embedder.count_tokens(&mask_entities(text))
     }
 
     /// Decides on a message whose embedding is already computed.
