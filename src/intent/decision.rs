@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{IntentName, Risk, TierThresholds};
 
-/// What the matcher concluded.
+/// The matcher's conclusion on a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -16,7 +16,7 @@ pub enum Outcome {
     OutOfScope,
 }
 
-/// What the bot does next with the message.
+/// The bot's next step with the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Next {
@@ -30,7 +30,7 @@ pub enum Next {
     AskSlot,
     /// Two intents are too close to tell apart: ask which one.
     Clarify,
-    /// Out of scope: say what the bot can do.
+    /// Out of scope: reply with what the bot can do.
     Fallback,
 }
 
@@ -51,7 +51,7 @@ pub struct Neighbour {
     pub negative: bool,
 }
 
-/// Why a message was declined as out of scope.
+/// The reason a message was declined as out of scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeclineReason {
@@ -118,7 +118,7 @@ pub struct Decision {
 }
 
 impl Next {
-    /// The step for a matched intent of this tier whose slots are complete.
+    /// Returns the step for a matched intent of this tier whose slots are complete.
     pub fn for_risk(risk: Risk) -> Self {
         match risk {
             Risk::Read => Self::Run,

@@ -1,5 +1,5 @@
 //! Intents: the catalog read from `intents/*.toml`, and the matcher that
-//! decides which intent a message asks for.
+//! decides which intent a message requests.
 
 mod cache;
 mod catalog;
@@ -60,8 +60,8 @@ pub struct Intent {
     pub source: PathBuf,
 }
 
-/// The program an intent runs and its argument template. An argument holds
-/// literal text and `{slot}` placeholders.
+/// The program an intent runs and its argument template. An argument
+/// contains literal text and `{slot}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
     pub program: String,

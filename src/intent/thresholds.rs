@@ -29,7 +29,8 @@ pub struct Thresholds {
     pub critical: TierThresholds,
 }
 
-/// How the matcher scores an intent from its exemplars.
+/// Scoring settings: how exemplar similarities become an intent score,
+/// and the thresholds each tier must pass.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatcherConfig {
@@ -86,7 +87,7 @@ impl Thresholds {
 }
 
 impl Default for Thresholds {
-    /// The values `warroom calibrate --dev training-data/train.jsonl` chose
+    /// Returns the values `warroom calibrate --dev training-data/train.jsonl` chose
     /// for the shipped catalog with its classifier head, as written in the
     /// shipped warroom.toml. Without a head they accept too much: calibrate
     /// again.
