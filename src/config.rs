@@ -67,6 +67,12 @@ pub struct RawConfig {
     /// Settings of the chat bot, read and validated by `chat::ChatSettings`.
     #[serde(default)]
     pub chat: Option<toml::Table>,
+    /// Settings of `warroom serve`, read and validated by
+    /// `serve::ServeSettings`.
+    #[serde(default)]
+    pub slack: Option<toml::Table>,
+    #[serde(default)]
+    pub alerts: Option<toml::Table>,
 }
 
 /// The shipped labelled training rows, relative to the repository root.

@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! Modules in the order a message flows through them:
-//! - [`chat`]: chat transports (the terminal today) that feed the dialogue.
+//! - [`chat`]: the terminal transport that feeds the dialogue.
+//! - [`slack`]: the Slack transport: inbound events and clicks, Block Kit
+//!   replies, Web API calls, Socket Mode and the Events API listener.
 //! - [`normalise`]: Slack markup, code and quotes as data, long pastes cut
 //!   to their request.
 //! - [`embed`]: sentence embeddings from a BERT model run with candle.
@@ -21,9 +23,13 @@
 //! - [`inventory`]: known hosts, users, teams and services that slot values
 //!   are checked against.
 //! - [`engine`]: start-up, wiring the above into a ready matcher.
+//! - [`serve`]: `warroom serve`: the bot behind Slack, the alert endpoint,
+//!   health and metrics.
+//! - [`alerts`]: alerts from detection systems: payloads, grouping, storage.
 //! - [`eval`]: accuracy metrics over labelled data.
 //! - [`dataset`]: labelled utterance files (`{"text","intent"}` JSON Lines).
 
+pub mod alerts;
 pub mod audit;
 pub mod chat;
 pub mod commands;
@@ -38,4 +44,6 @@ pub mod inventory;
 pub mod model;
 pub mod normalise;
 pub mod policy;
+pub mod serve;
+pub mod slack;
 pub mod slots;

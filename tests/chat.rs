@@ -23,26 +23,26 @@ use warroom::normalise::ChannelId;
 use warroom::policy::Policy;
 
 /// Alice: admin and operator, an approver.
-const ALICE: &str = "U024BE7LH";
+pub(crate) const ALICE: &str = "U024BE7LH";
 /// Tom Lee: operator and responder, an approver.
-const TLEE: &str = "U06TLEE77";
+pub(crate) const TLEE: &str = "U06TLEE77";
 /// Mei Chen: admin and responder, an approver.
-const MCHEN: &str = "U03MCHEN1";
+pub(crate) const MCHEN: &str = "U03MCHEN1";
 /// John Doe: viewer only.
-const JDOE: &str = "U01JDOE42";
+pub(crate) const JDOE: &str = "U01JDOE42";
 /// A service account with no role in the policy.
 const SVC_DEPLOY: &str = "U0CSVCDEP";
 
-const SECOPS: &str = "C0SECOPS";
+pub(crate) const SECOPS: &str = "C0SECOPS";
 const OTHER_CHANNEL: &str = "C0OTHER";
 
 /// The demo data describe the world as of this instant, so the demo
 /// commands and the dialogue's clock start here.
-const DEMO_NOW: &str = "2025-06-12T12:00:00Z";
+pub(crate) const DEMO_NOW: &str = "2025-06-12T12:00:00Z";
 
 /// Returns the matcher shared by the whole test binary's chat tests, so
 /// the catalog is embedded once (and cached under the target directory).
-fn matcher() -> &'static Matcher {
+pub(crate) fn matcher() -> &'static Matcher {
     static MATCHER: OnceLock<Matcher> = OnceLock::new();
     MATCHER.get_or_init(|| {
         let mut config =
@@ -52,7 +52,7 @@ fn matcher() -> &'static Matcher {
     })
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -149,13 +149,13 @@ impl Session {
     }
 }
 
-fn start_time() -> ZonedDateTime {
+pub(crate) fn start_time() -> ZonedDateTime {
     format!("{DEMO_NOW}[UTC]")
         .parse()
         .expect("valid start time")
 }
 
-fn demo_runner(demo: &Path) -> CommandRunner {
+pub(crate) fn demo_runner(demo: &Path) -> CommandRunner {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_warroom-demo"))
         .parent()
         .expect("the demo binary has a directory")
@@ -170,7 +170,7 @@ fn demo_runner(demo: &Path) -> CommandRunner {
     runner
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create directory");
     for entry in fs::read_dir(from).expect("readable demo directory") {
         let entry = entry.expect("directory entry");

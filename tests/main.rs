@@ -5,4 +5,5 @@ mod engine;
 mod normalise;
 mod policy;
 mod reference;
+mod slack;
 mod slots;

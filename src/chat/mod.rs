@@ -10,6 +10,7 @@ mod terminal;
 
 use tracing::{debug, info};
 
+pub(crate) use settings::read_config;
 pub use settings::{ChatSettings, SettingsError};
 pub use terminal::{DEFAULT_CHANNEL, DIRECTIVES, Identity, TerminalTransport};
 

@@ -66,14 +66,7 @@ impl ChatSettings {
     /// without one gives the defaults. Other tables are left to
     /// [`crate::config::Config`].
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let base = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let (text, base) = read_config(path)?;
         Self::from_toml(&text, path, base)
     }
 
@@ -119,6 +112,20 @@ impl ChatSettings {
                 .unwrap_or(DEFAULT_CONFIRMATION_TTL),
         }
     }
+}
+
+/// Reads the config file at `path` and returns its text and the directory
+/// its relative paths are resolved against.
+pub(crate) fn read_config(path: &Path) -> Result<(String, &Path), SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok((text, base))
 }
 
 #[cfg(test)]

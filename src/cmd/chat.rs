@@ -14,8 +14,9 @@ use warroom::chat::{
     ChatSettings, DEFAULT_CHANNEL, DIRECTIVES, Identity, TerminalTransport, serve,
 };
 use warroom::commands::CommandRunner;
+use warroom::config::Config;
 use warroom::dialogue::{Dialogue, ThreadId};
-use warroom::intent::Catalog;
+use warroom::intent::{Catalog, Matcher};
 use warroom::inventory::{Inventory, UserId};
 use warroom::normalise::ChannelId;
 use warroom::policy::Policy;
@@ -92,31 +93,9 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, out: &mut dyn Write) -> anyhow::
     let config = load_config(global)?;
     let settings = settings(config.source.as_deref(), &args)?;
 
-    // The policy is checked before the model loads, so a bad policy stops
-    // the bot at once, with every problem listed.
-    let catalog = Catalog::load(&config.intents).context("failed to load the intent catalog")?;
-    let policy = Policy::load(&settings.policy, &catalog)
-        .context("refusing to start: the access policy is invalid")?;
-    let inventory_path = settings.demo_dir.join("inventory.toml");
-    let inventory = Inventory::load(&inventory_path).context("failed to load the inventory")?;
-    let audit = AuditLog::open(&settings.audit_db).context("failed to open the audit log")?;
-
-    let mut runner =
-        CommandRunner::beside_current_exe().context("failed to set up the command runner")?;
-    let demo_dir = std::path::absolute(&settings.demo_dir).with_context(|| {
-        format!(
-            "failed to resolve demo directory `{}`",
-            settings.demo_dir.display()
-        )
-    })?;
-    runner.env_set.insert(
-        "WARROOM_DEMO_DIR".to_string(),
-        demo_dir.display().to_string(),
-    );
-
+    let parts = BotParts::load(&config, &settings)?;
     let matcher = warroom::engine::load_matcher(&config)?;
-    let mut dialogue = Dialogue::new(&matcher, policy, inventory, runner, Arc::new(audit))
-        .with_confirmation_ttl(settings.confirmation_ttl);
+    let mut dialogue = parts.dialogue(&matcher, &settings);
 
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
@@ -124,6 +103,61 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, out: &mut dyn Write) -> anyhow::
     let mut transport = TerminalTransport::new(input, out, identity, interactive);
     serve(&mut transport, &mut dialogue)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parts of a dialogue besides the matcher, loaded and checked before
+/// the model so a bad policy or inventory stops the bot at once.
+pub(super) struct BotParts {
+    policy: Policy,
+    inventory: Inventory,
+    audit: AuditLog,
+    runner: CommandRunner,
+}
+
+impl BotParts {
+    pub(super) fn load(config: &Config, settings: &ChatSettings) -> anyhow::Result<Self> {
+        let catalog =
+            Catalog::load(&config.intents).context("failed to load the intent catalog")?;
+        let policy = Policy::load(&settings.policy, &catalog)
+            .context("refusing to start: the access policy is invalid")?;
+        let inventory_path = settings.demo_dir.join("inventory.toml");
+        let inventory = Inventory::load(&inventory_path).context("failed to load the inventory")?;
+        let audit = AuditLog::open(&settings.audit_db).context("failed to open the audit log")?;
+
+        let mut runner =
+            CommandRunner::beside_current_exe().context("failed to set up the command runner")?;
+        let demo_dir = std::path::absolute(&settings.demo_dir).with_context(|| {
+            format!(
+                "failed to resolve demo directory `{}`",
+                settings.demo_dir.display()
+            )
+        })?;
+        runner.env_set.insert(
+            "WARROOM_DEMO_DIR".to_string(),
+            demo_dir.display().to_string(),
+        );
+        Ok(Self {
+            policy,
+            inventory,
+            audit,
+            runner,
+        })
+    }
+
+    pub(super) fn dialogue<'m>(
+        self,
+        matcher: &'m Matcher,
+        settings: &ChatSettings,
+    ) -> Dialogue<'m> {
+        Dialogue::new(
+            matcher,
+            self.policy,
+            self.inventory,
+            self.runner,
+            Arc::new(self.audit),
+        )
+        .with_confirmation_ttl(settings.confirmation_ttl)
+    }
 }
 
 fn identity(args: &ChatArgs) -> anyhow::Result<Identity> {

@@ -9,6 +9,7 @@ mod check;
 mod embed;
 mod eval;
 mod model;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,6 +73,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Validate the intent files, the labelled data and the config
     Check(check::CheckArgs),
+    /// Run the bot in Slack, with the alert endpoint, health and metrics
+    Serve(serve::ServeArgs),
     /// Verify, export and show the audit log
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -90,6 +93,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&cli.global, args, out),
         Command::Calibrate(args) => calibrate::run(&cli.global, args, out),
         Command::Check(args) => check::run(&cli.global, args, out),
+        Command::Serve(args) => serve::run(&cli.global, args, out),
         Command::Audit(command) => audit::run(command, out),
         Command::Model(command) => model::run(command, out),
     }

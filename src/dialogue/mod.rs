@@ -36,7 +36,7 @@ use tracing::{error, info};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DispatchError, Refusal};
 pub use pending::{PendingAction, PendingId, PendingStatus};
-pub use reply::{ErrorKind, HelpEntry, Proposal, Reply, RunReport};
+pub use reply::{ErrorKind, HelpEntry, Proposal, Reply, RunReport, roles_text};
 pub use state::{Conversation, Memory, State};
 
 use crate::audit::{AuditEvent, AuditSink, RequestContext, RequestId};
@@ -207,6 +207,22 @@ impl<'p> Dialogue<'p> {
 
     pub fn pending(&self, id: &PendingId) -> Option<&PendingAction> {
         self.pending.get(id)
+    }
+
+    /// Checks whether a message in this conversation continues it: a
+    /// question waits for the user's answer, or a pending action waits in
+    /// its channel and thread. A chat transport uses it to take replies
+    /// that do not address the bot by name.
+    pub fn expects_answer(&self, key: &ConversationKey) -> bool {
+        let asking = self
+            .conversations
+            .get(key)
+            .is_some_and(|conversation| !matches!(conversation.state, State::Idle));
+        asking
+            || self
+                .pending
+                .in_place(&key.channel, key.thread.as_ref())
+                .any(|action| action.status.is_open())
     }
 
     /// Answers one message. Failures become a refusal reply; none is

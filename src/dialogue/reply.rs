@@ -281,7 +281,7 @@ fn write_output(f: &mut fmt::Formatter<'_>, prefix: &str, text: &str) -> fmt::Re
 }
 
 /// Formats roles as `a`, `a or b`, `a, b or c`.
-pub(crate) fn roles_text(roles: &[Role]) -> String {
+pub fn roles_text(roles: &[Role]) -> String {
     let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
     match names.split_last() {
         None => "(none defined)".to_string(),

@@ -75,6 +75,12 @@ impl Clock {
         data.0.saturating_add(self.shift).unwrap_or(data.0)
     }
 
+    /// Turns a real time into the data time that [`Clock::shift`] moves
+    /// back to it, for records written with real times.
+    pub fn unshift(&self, real: Timestamp) -> Time {
+        Time(real.saturating_sub(self.shift).unwrap_or(real))
+    }
+
     /// Parses a `--time-range` value, or returns the default of the last
     /// `default_hours` hours.
     pub fn range(&self, text: Option<&str>, default_hours: i64) -> Result<TimeRange, DemoError> {

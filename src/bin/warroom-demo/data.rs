@@ -8,6 +8,10 @@ use crate::clock::Time;
 use crate::demo::{Demo, DemoError};
 use crate::values::Severity;
 
+/// Alerts received by `warroom serve`, relative to the demo directory;
+/// `[alerts] feed` in warroom.toml points here.
+pub const RECEIVED_ALERTS: &str = "state/alerts-received.jsonl";
+
 /// One line of `alerts.jsonl`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,8 +231,24 @@ pub struct Schedule {
 }
 
 impl Demo {
+    /// The data's alerts and those `warroom serve` received, which it
+    /// appends with real times to [`RECEIVED_ALERTS`]. A received alert
+    /// appears once per change, so its last line is its current state.
     pub fn alerts(&self) -> Result<Vec<Alert>, DemoError> {
-        self.read_jsonl("alerts.jsonl")
+        let mut alerts: Vec<Alert> = self.read_jsonl("alerts.jsonl")?;
+        if !self.path(RECEIVED_ALERTS).exists() {
+            return Ok(alerts);
+        }
+        let received: Vec<Alert> = self.read_jsonl(RECEIVED_ALERTS)?;
+        for mut alert in received {
+            alert.fired_at = self.clock.unshift(alert.fired_at.0);
+            alert.resolved_at = alert.resolved_at.map(|time| self.clock.unshift(time.0));
+            match alerts.iter_mut().find(|known| known.id == alert.id) {
+                Some(known) => *known = alert,
+                None => alerts.push(alert),
+            }
+        }
+        Ok(alerts)
     }
 
     pub fn deploys(&self) -> Result<Vec<Deploy>, DemoError> {
