@@ -21,7 +21,7 @@ pub struct ChatSettings {
     pub confirmation_ttl: Duration,
 }
 
-/// Errors raised while reading the `[chat]` table.
+/// Errors raised while reading a table of the config file.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("failed to read config file `{}`", path.display())]
@@ -31,7 +31,8 @@ pub enum SettingsError {
         source: std::io::Error,
     },
 
-    #[error("invalid `[chat]` table in config file `{}`: {message}", path.display())]
+    /// `message` starts with the table, such as `[chat]: `.
+    #[error("invalid config file `{}`: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 }
 
@@ -75,7 +76,7 @@ impl ChatSettings {
     pub fn from_toml(text: &str, origin: &Path, base: &Path) -> Result<Self, SettingsError> {
         let invalid = |message: String| SettingsError::Invalid {
             path: origin.to_path_buf(),
-            message,
+            message: format!("[chat]: {message}"),
         };
         let mut table: toml::Table =
             toml::from_str(text).map_err(|error| invalid(error.message().trim().to_string()))?;

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -56,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs, out: &mut dyn Write) -> anyhow:
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(async {
+    let finished = runtime.block_on(async {
         let server = Server::start(dialogue, &settings, secrets)
             .await
             .context("failed to start the server")?;
@@ -71,10 +72,23 @@ pub fn run(global: &GlobalArgs, args: ServeArgs, out: &mut dyn Write) -> anyhow:
         )?;
         out.flush()?;
         wait_for_stop().await?;
-        server.shutdown().await;
-        anyhow::Ok(())
+        tokio::select! {
+            () = server.shutdown() => anyhow::Ok(true),
+            result = wait_for_stop() => {
+                result?;
+                tracing::warn!("second stop signal: exiting without waiting for the work in flight");
+                anyhow::Ok(false)
+            }
+        }
     })?;
-    Ok(ExitCode::SUCCESS)
+    // Commands still running on the blocking pool are abandoned, not
+    // waited for, once the second signal has asked for that.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(if finished {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Waits for SIGTERM or Ctrl-C.

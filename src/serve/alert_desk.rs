@@ -24,8 +24,8 @@ use tracing::{error, info, warn};
 
 use super::{AlertActions, Bot};
 use crate::alerts::{
-    Alert, AlertFeed, AlertId, AlertStore, MAX_BODY_BYTES, PayloadError, Recorded, action_request,
-    alert_message, parse_alerts,
+    Alert, AlertFeed, AlertId, AlertStore, MAX_BODY_BYTES, PayloadError, Recorded, Status,
+    action_request, alert_message, parse_alerts,
 };
 use crate::slack::render::SlackPost;
 use crate::slack::{Secret, error_chain};
@@ -73,7 +73,9 @@ impl AlertDesk {
         let Some(presented) = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
         else {
             return false;
         };
@@ -122,17 +124,23 @@ impl AlertDesk {
     /// Posts a new alert, or updates the message of a repeated one.
     async fn announce(&self, bot: &Bot, entry: Recorded) {
         let _turn = self.announcing.lock().await;
-        let (alert, mut count, mut posted) = match &entry {
-            Recorded::New { alert } => (alert, 1, None),
+        let (alert, mut count, mut posted, refired) = match &entry {
+            Recorded::New { alert } => (alert, 1, None, false),
             Recorded::Repeat {
                 alert,
                 count,
                 message,
-                ..
-            } => (alert, *count, message.clone()),
+                status_changed,
+            } => (
+                alert,
+                *count,
+                message.clone(),
+                *status_changed && alert.status == Status::Firing,
+            ),
         };
         // Announcements of one alert may run in either order, so whichever
-        // comes first posts and the store tells the others what to update.
+        // comes first posts and the others read from the store which
+        // message to update.
         match self.store.get(alert.id) {
             Ok(Some(stored)) => {
                 count = count.max(stored.count);
@@ -152,28 +160,33 @@ impl AlertDesk {
             },
             attachment: None,
         };
+        // Slack sends no notification for an edit, so an alert that fires
+        // again after it was resolved is posted anew.
+        if refired {
+            posted = None;
+        }
         let result = match posted {
-            Some(message) => {
-                bot.metrics().alert("grouped");
-                bot.api()
-                    .update(&message.channel, &message.ts, &post)
-                    .await
-                    .map(|()| None)
-            }
-            None => {
-                bot.metrics().alert("posted");
-                bot.api().post(&self.channel, None, &post).await.map(Some)
-            }
+            Some(message) => bot
+                .api()
+                .update(&message.channel, &message.ts, &post)
+                .await
+                .map(|()| None),
+            None => bot.api().post(&self.channel, None, &post).await.map(Some),
         };
         match result {
             Ok(Some(ts)) => {
+                bot.metrics().alert("posted");
                 info!(alert = %alert.id, channel = %self.channel, "alert posted");
                 if let Err(error) = self.store.set_message(alert.id, &self.channel, &ts) {
                     error!(alert = %alert.id, error = %error_chain(&error), "failed to record where an alert was posted");
                 }
             }
-            Ok(None) => info!(alert = %alert.id, count, "alert repeat grouped"),
+            Ok(None) => {
+                bot.metrics().alert("grouped");
+                info!(alert = %alert.id, count, "alert repeat grouped");
+            }
             Err(error) => {
+                bot.metrics().alert("failed");
                 error!(alert = %alert.id, error = %error_chain(&error), "failed to post an alert; its next repeat posts it");
             }
         }
@@ -215,6 +228,7 @@ pub fn routes(desk: Arc<AlertDesk>, bot: Arc<Bot>) -> Router {
 async fn receive(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
     if !endpoint.desk.authorized(&headers) {
         endpoint.bot.metrics().alert("rejected");
+        warn!("rejected an alert request with a missing or wrong bearer token");
         return refusal(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token: send `Authorization: Bearer <token>` with the alert token",
@@ -231,6 +245,7 @@ async fn receive(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byt
         Ok(Ok(recorded)) => recorded,
         Ok(Err(rejected)) => {
             endpoint.bot.metrics().alert("rejected");
+            warn!(status = %rejected.status, reason = %rejected.message, "rejected an alert request");
             return refusal(rejected.status, &rejected.message);
         }
         Err(error) => {

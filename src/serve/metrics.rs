@@ -101,7 +101,7 @@ impl Metrics {
         }
     }
 
-    /// Counts an alert: `posted`, `grouped` or `rejected`.
+    /// Counts an alert: `posted`, `grouped`, `failed` (Slack refused the post) or `rejected`.
     pub fn alert(&self, result: &'static str) {
         self.alerts.get_or_create(&vec![("result", result)]).inc();
     }

@@ -253,7 +253,9 @@ impl Retry {
                 );
                 wait
             }
-            SlackClientError::HttpError(_) | SlackClientError::SystemError(_) => {
+            SlackClientError::HttpError(_)
+            | SlackClientError::HttpProtocolError(_)
+            | SlackClientError::SystemError(_) => {
                 debug!(method, attempt = self.attempt, error = %error, "Slack call failed; retrying");
                 let wait = self.backoff;
                 self.backoff *= 2;

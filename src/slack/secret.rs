@@ -55,7 +55,27 @@ pub enum SecretError {
         "{what} from {origin} contains whitespace or control characters; store the value alone"
     )]
     BadCharacters { what: &'static str, origin: String },
+
+    #[error(
+        "{what} from {origin} has {length} characters, fewer than {MIN_SHARED_SECRET_CHARS}: use a random value such as the output of `openssl rand -hex 32`"
+    )]
+    TooShort {
+        what: &'static str,
+        origin: String,
+        length: usize,
+    },
+
+    #[error("{what} in the environment variable {env} is not valid UTF-8")]
+    NotUnicode {
+        what: &'static str,
+        env: &'static str,
+    },
 }
+
+/// Minimum length of a secret that authenticates requests to the bot (the
+/// signing secret and the alert token), so it cannot be guessed in a
+/// feasible number of requests. Slack's signing secrets have 32.
+pub const MIN_SHARED_SECRET_CHARS: usize = 16;
 
 impl SecretKind {
     pub fn describe(self) -> &'static str {
@@ -127,7 +147,13 @@ impl Secret {
             }
             None => match std::env::var(kind.env_var()) {
                 Ok(value) => (value, kind.env_var().to_string()),
-                Err(_) => {
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(SecretError::NotUnicode {
+                        what,
+                        env: kind.env_var(),
+                    });
+                }
+                Err(std::env::VarError::NotPresent) => {
                     return Err(SecretError::Missing {
                         what,
                         env: kind.env_var(),
@@ -155,6 +181,16 @@ impl Secret {
                 origin,
                 prefix,
                 hint,
+            });
+        }
+        let length = value.chars().count();
+        if matches!(kind, SecretKind::SigningSecret | SecretKind::AlertToken)
+            && length < MIN_SHARED_SECRET_CHARS
+        {
+            return Err(SecretError::TooShort {
+                what,
+                origin,
+                length,
             });
         }
         Ok(Self(value.to_string()))
@@ -204,6 +240,22 @@ mod tests {
             matches!(error, SecretError::BadCharacters { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn short_shared_secret_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alert");
+        std::fs::write(&path, "a").unwrap();
+        let error = Secret::load(SecretKind::AlertToken, Some(&path)).unwrap_err();
+        assert!(
+            matches!(error, SecretError::TooShort { length: 1, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("openssl rand"), "{error}");
+
+        std::fs::write(&path, "0123456789abcdef").unwrap();
+        assert!(Secret::load(SecretKind::SigningSecret, Some(&path)).is_ok());
     }
 
     #[test]

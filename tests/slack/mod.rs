@@ -489,9 +489,8 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
     })
     .to_string();
     let url = harness.url("/alerts");
-    let send = |token: Option<&'static str>| {
+    let send_body = |token: Option<&'static str>, payload: String| {
         let url = url.clone();
-        let payload = payload.clone();
         tokio::task::spawn_blocking(move || {
             let mut request = ureq::post(&url).set("Content-Type", "application/json");
             if let Some(token) = token {
@@ -504,6 +503,7 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
             }
         })
     };
+    let send = |token: Option<&'static str>| send_body(token, payload.clone());
     assert_eq!(send(None).await.unwrap(), 401);
     assert_eq!(send(Some("wrong")).await.unwrap(), 401);
     // A repeat within the window updates the message, never posts again,
@@ -533,7 +533,7 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
 
     // Its Investigate button runs the host check in the alert's thread.
     let alert_ts = "1700000000.000100";
-    let payload = fake::block_actions_payload(
+    let click = fake::block_actions_payload(
         ALICE,
         ALERTS_CHANNEL,
         alert_ts,
@@ -541,11 +541,21 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
         "warroom_alert_investigate",
         &alert_id,
     );
-    let envelope = harness.fake.send_interactive(payload).await;
+    let envelope = harness.fake.send_interactive(click).await;
     assert!(harness.fake.wait_ack(&envelope, WAIT).await.is_some());
     let investigated = harness.post(3).await;
     assert_eq!(investigated["thread_ts"], alert_ts);
     assert!(text_of(&investigated).contains("web-01"), "{investigated}");
+
+    // Resolved, the message is updated; firing again, it is posted anew,
+    // because an edit notifies nobody.
+    let resolved = payload.replace("\"status\":\"firing\"", "\"status\":\"resolved\"");
+    assert_eq!(send_body(Some(ALERT_TOKEN), resolved).await.unwrap(), 202);
+    harness.fake.wait_calls("chat.update", 2, WAIT).await;
+    assert_eq!(send(Some(ALERT_TOKEN)).await.unwrap(), 202);
+    let refired = harness.post(4).await;
+    assert_eq!(refired["channel"], ALERTS_CHANNEL);
+    assert!(refired.get("thread_ts").is_none(), "{refired}");
     harness.stop().await;
 }
 
