@@ -65,7 +65,7 @@ pub fn train_head(
         .collect();
     let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
     let embeddings = embed_with_cache(
-        matcher.embedder().as_ref(),
+        matcher.embedder().exact(),
         &masked_refs,
         cache.as_deref_mut(),
     )

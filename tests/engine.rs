@@ -144,6 +144,39 @@ fn dev_split_accuracy_stays_above_floor() {
 }
 
 #[test]
+fn live_decisions_equal_the_eval_decisions() {
+    // `decide` embeds in bfloat16 where the CPU has it and settles close
+    // calls exactly; the eval embeds exactly. Both must agree on every row.
+    let mut examples =
+        warroom::dataset::load(Path::new("training-data/dev.jsonl")).expect("dev split");
+    examples.extend(
+        warroom::dataset::load(Path::new("training-data/train.jsonl")).expect("train split"),
+    );
+    let embeddings =
+        warroom::eval::embed_examples(matcher(), &examples, |_| {}).expect("embeddings");
+    let exact =
+        warroom::eval::decide_examples(matcher(), &examples, &embeddings, matcher().config())
+            .expect("exact decisions");
+    let texts: Vec<&str> = examples
+        .iter()
+        .map(|example| example.text.as_str())
+        .collect();
+    let live = matcher().decide_batch(&texts).expect("live decisions");
+    let differing: Vec<String> = exact
+        .iter()
+        .zip(&live)
+        .filter(|(exact, live)| (exact.outcome, &exact.intent) != (live.outcome, &live.intent))
+        .map(|(exact, live)| {
+            format!(
+                "{:?}: exact {:?} {:?}, live {:?} {:?}",
+                exact.text, exact.outcome, exact.intent, live.outcome, live.intent
+            )
+        })
+        .collect();
+    assert!(differing.is_empty(), "{differing:#?}");
+}
+
+#[test]
 fn shipped_catalog_has_the_26_intents() {
     let catalog = Catalog::load(Path::new("intents")).expect("shipped intents validate");
     let expected = [

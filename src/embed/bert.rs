@@ -130,4 +130,8 @@ impl Embedder for BertEmbedder {
     fn known_words(&self, text: &str) -> usize {
         self.tokenizer.known_words(text)
     }
+
+    fn exact(&self) -> &dyn Embedder {
+        self
+    }
 }

@@ -42,6 +42,9 @@ pub struct FastBertEmbedder {
     threads: usize,
     /// Activation buffers of finished calls, taken by the next ones.
     workspaces: Mutex<Vec<Workspace>>,
+    /// The same model in exact f32 arithmetic, beside a bfloat16 one: the
+    /// matcher embeds exemplars with it and settles close decisions.
+    exact: Option<Box<FastBertEmbedder>>,
 }
 
 /// Tokens run through the encoder in one pass. Every weight panel is
@@ -85,9 +88,15 @@ impl FastBertEmbedder {
 
         // Cached embeddings are keyed by this id, so it names the arithmetic
         // too: bf16 and exact f32 give slightly different vectors.
-        let id = match precision {
-            Precision::Exact => files.id,
-            Precision::Bf16 => ModelId::new(format!("{}+bf16", files.id)),
+        let (id, exact) = match precision {
+            Precision::Exact => (files.id, None),
+            Precision::Bf16 => (
+                ModelId::new(format!("{}+bf16", files.id)),
+                Some(Box::new(Self::load_with_precision(
+                    files,
+                    Precision::Exact,
+                )?)),
+            ),
         };
         Ok(Self {
             encoder,
@@ -97,12 +106,16 @@ impl FastBertEmbedder {
             precision,
             threads,
             workspaces: Mutex::new(Vec::new()),
+            exact,
         })
     }
 
     /// Sets how many threads a batch may use; 0 counts as 1.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self.exact = self
+            .exact
+            .map(|exact| Box::new(exact.with_threads(threads)));
         self
     }
 
@@ -234,6 +247,13 @@ impl Embedder for FastBertEmbedder {
 
     fn known_words(&self, text: &str) -> usize {
         self.tokenizer.known_words(text)
+    }
+
+    fn exact(&self) -> &dyn Embedder {
+        match &self.exact {
+            Some(exact) => exact.as_ref(),
+            None => self,
+        }
     }
 }
 

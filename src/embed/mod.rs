@@ -75,6 +75,10 @@ pub trait Embedder: Send + Sync {
     /// Counts the words of `text` that are whole entries of the model's
     /// vocabulary, a cheap sign that the text is language and not noise.
     fn known_words(&self, text: &str) -> usize;
+
+    /// Returns the embedder that computes this one's vectors in exact
+    /// arithmetic: itself, unless it approximates them (bfloat16).
+    fn exact(&self) -> &dyn Embedder;
 }
 
 impl Embedding {

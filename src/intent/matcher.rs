@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::head::{Head, HeadError, HeadTraining};
 use super::mask::mask_entities;
+use super::settle::{is_exact, is_settled};
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
 /// Errors raised while building the matcher or deciding on a message.
@@ -143,7 +144,9 @@ impl Matcher {
             .map(|text| mask_entities(text).into_owned())
             .collect();
         let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
-        let embeddings = embed_with_cache(embedder.as_ref(), &masked_refs, cache)?;
+        // Exemplars are embedded exactly, so a bfloat16 embedder changes
+        // only the message side of each comparison.
+        let embeddings = embed_with_cache(embedder.exact(), &masked_refs, cache)?;
 
         let dimension = embedder.dimension();
         let mut vectors = Vec::with_capacity(entries.len() * dimension);
@@ -196,7 +199,7 @@ impl Matcher {
     /// the model, every catalog text and label, the extra rows and the settings.
     pub fn head_key(&self, extra: &[(&str, &str)], settings: HeadTraining) -> String {
         let mut digest = Sha256::new();
-        digest.update(self.embedder.model_id().as_str());
+        digest.update(self.embedder.exact().model_id().as_str());
         for entry in &self.entries {
             let label = match entry.negative {
                 true => "oos",
@@ -287,22 +290,50 @@ impl Matcher {
             .collect();
         let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
         let embedded = self.embedder.embed_counted(&masked_refs)?;
-        for (&index, (embedding, tokens)) in to_embed.iter().zip(&embedded) {
-            decisions[index] = Some(self.decide_embedded(texts[index], embedding, *tokens));
+        let approximate = !is_exact(self.embedder.as_ref());
+        let mut unsettled = Vec::new();
+        for (position, (embedding, tokens)) in embedded.iter().enumerate() {
+            let index = to_embed[position];
+            let similarities = self.similarities(embedding);
+            if approximate {
+                let ranking = self.ranking(&similarities, self.config.top_k);
+                if !is_settled(&ranking, &self.config) {
+                    tracing::debug!(?ranking, "decision made again on the exact embedding");
+                    unsettled.push(position);
+                    continue;
+                }
+            }
+            decisions[index] = Some(self.judge(texts[index], &similarities, *tokens, &self.config));
+        }
+
+        // Decisions the approximate embedding leaves too close to call are
+        // made again on the exact one, so they match exact arithmetic.
+        if !unsettled.is_empty() {
+            let again: Vec<&str> = unsettled
+                .iter()
+                .map(|&position| masked_refs[position])
+                .collect();
+            let exact = self.embedder.exact().embed(&again)?;
+            for (&position, embedding) in unsettled.iter().zip(&exact) {
+                let index = to_embed[position];
+                let tokens = embedded[position].1;
+                decisions[index] = Some(self.decide_embedded(texts[index], embedding, tokens));
+            }
         }
         // Each index was filled either by the precheck or by the embedding loop.
         Ok(decisions.into_iter().flatten().collect())
     }
 
     /// Embeds messages as the matcher compares them: identifiers replaced
-    /// by a word for their type.
+    /// by a word for their type, in exact arithmetic, which decides as
+    /// [`Matcher::decide`] does.
     pub fn embed_messages(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
         let masked: Vec<String> = texts
             .iter()
             .map(|text| mask_entities(text).into_owned())
             .collect();
         let masked_refs: Vec<&str> = masked.iter().map(String::as_str).collect();
-        self.embedder.embed(&masked_refs)
+        self.embedder.exact().embed(&masked_refs)
     }
 
     /// Counts the tokens the model is given for a message, after masking.

@@ -7,6 +7,7 @@ mod decision;
 mod head;
 mod mask;
 mod matcher;
+mod settle;
 mod thresholds;
 
 use std::fmt;
