@@ -19,7 +19,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // The chain, each cause once: some library errors repeat their source.
+            eprintln!("error: {}", warroom::dialogue::error_chain(error.as_ref()));
             ExitCode::from(2)
         }
     }

@@ -177,12 +177,17 @@ impl DispatchError {
 }
 
 /// Formats an error and its causes as one line: `a: b: c`.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Some errors (slack-morphism's among them) print their source in
+        // their own message, so a cause already at the end is not repeated.
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -194,4 +199,29 @@ fn names(options: &[Alternative]) -> String {
         .map(|option| format!("`{}`", option.intent))
         .collect();
     names.join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Refused;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("call failed: {0}")]
+    struct Echoing(#[source] Refused);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("auth.test failed")]
+    struct Outer(#[source] Echoing);
+
+    #[test]
+    fn chain_names_each_cause_once() {
+        assert_eq!(
+            error_chain(&Outer(Echoing(Refused))),
+            "auth.test failed: call failed: connection refused"
+        );
+    }
 }

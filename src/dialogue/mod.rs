@@ -34,7 +34,7 @@ use jiff::ZonedDateTime;
 use tracing::{error, info};
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{DispatchError, Refusal};
+pub use error::{DispatchError, Refusal, error_chain};
 pub use pending::{PendingAction, PendingId, PendingStatus};
 pub use reply::{ErrorKind, HelpEntry, Proposal, Reply, RunReport, roles_text};
 pub use state::{Conversation, Memory, State};

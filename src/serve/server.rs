@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use slack_morphism::errors::SlackClientError;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,15 @@ pub enum ServeError {
         "Slack did not accept the bot token (auth.test); check SLACK_BOT_TOKEN and that the app is installed"
     )]
     Identity(#[source] ApiError),
+
+    #[error(
+        "failed to reach Slack at {url} (auth.test) or to read its response; check `api_url` and the network"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: ApiError,
+    },
 
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -110,7 +120,15 @@ impl Server {
         secrets: Secrets,
     ) -> Result<Self, ServeError> {
         let api = SlackApi::new(&settings.api_url, &secrets.bot_token)?;
-        let identity = api.auth_test().await.map_err(ServeError::Identity)?;
+        let identity = api.auth_test().await.map_err(|error| match &error {
+            ApiError::Call { source, .. } if matches!(**source, SlackClientError::ApiError(_)) => {
+                ServeError::Identity(error)
+            }
+            _ => ServeError::Unreachable {
+                url: settings.api_url.clone(),
+                source: error,
+            },
+        })?;
         info!(user = %identity.user_id, team = %identity.team, "signed in to Slack");
         let seen = SeenDeliveries::open(&settings.state_db)?;
         let metrics = Arc::new(Metrics::new());

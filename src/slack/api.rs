@@ -103,7 +103,7 @@ impl SlackApi {
         if let Some(attachment) = &post.attachment {
             let thread = thread_ts.unwrap_or(&ts);
             if let Err(error) = self.upload(channel, thread, attachment).await {
-                warn!(channel, error = %error_chain(&error), "failed to attach the full output");
+                warn!(channel, error = %crate::dialogue::error_chain(&error), "failed to attach the full output");
                 let note = super::render::plain(
                     "The full output could not be attached; the part above is all this message holds.",
                 );
@@ -324,18 +324,6 @@ fn content(post: &SlackPost, method: &'static str) -> Result<SlackMessageContent
     Ok(SlackMessageContent::new()
         .with_text(post.text.clone())
         .with_blocks(blocks))
-}
-
-/// Formats an error with its sources, for logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -11,5 +11,6 @@ pub mod secret;
 pub mod seen;
 pub mod socket;
 
-pub use api::{ApiError, BotIdentity, Connector, SlackApi, error_chain};
+pub use crate::dialogue::error_chain;
+pub use api::{ApiError, BotIdentity, Connector, SlackApi};
 pub use secret::{Secret, SecretError, SecretKind};
