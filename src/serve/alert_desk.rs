@@ -3,10 +3,10 @@
 //! new one into the alert channel with its actions as buttons. A repeat
 //! within the grouping window updates the alert's message instead.
 //!
-//! The response is sent once the alerts are stored; posting happens in
-//! a tracked task, so a slow or rate-limited Slack never makes the sender
-//! retry. An alert whose message could not be posted is posted at its next
-//! repeat.
+//! The response is sent once the alerts are stored. Posting happens in a
+//! tracked task, so a slow or rate-limited Slack never makes the sender
+//! retry. An alert whose message could not be posted is posted after the
+//! next alert request, or at the next start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +42,10 @@ pub struct AlertDesk {
     /// posting the alert twice.
     announcing: tokio::sync::Mutex<()>,
 }
+
+/// Most recently seen alerts checked for a missing post, at start-up and
+/// after each alert request.
+const UNPOSTED_SCAN: usize = 50;
 
 /// Shared state of the alert route.
 #[derive(Clone)]
@@ -187,8 +191,30 @@ impl AlertDesk {
             }
             Err(error) => {
                 bot.metrics().alert("failed");
-                error!(alert = %alert.id, error = %error_chain(&error), "failed to post an alert; its next repeat posts it");
+                error!(alert = %alert.id, error = %error_chain(&error), "failed to post an alert; the next alert request or start posts it");
             }
+        }
+    }
+
+    /// Posts the recent stored alerts that never reached Slack: their post
+    /// failed after every retry, or the server stopped before posting.
+    pub async fn post_unposted(&self, bot: &Bot) {
+        let stored = match self.store.recent(UNPOSTED_SCAN) {
+            Ok(stored) => stored,
+            Err(error) => {
+                error!(error = %error_chain(&error), "failed to list alerts that were not posted");
+                return;
+            }
+        };
+        for entry in stored.into_iter().filter(|entry| entry.message.is_none()) {
+            info!(alert = %entry.alert.id, "posting an alert that was not posted before");
+            let recorded = Recorded::Repeat {
+                alert: entry.alert,
+                count: entry.count,
+                message: None,
+                status_changed: false,
+            };
+            self.announce(bot, recorded).await;
         }
     }
 
@@ -276,6 +302,7 @@ async fn receive(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byt
         for entry in recorded {
             desk.announce(&bot, entry).await;
         }
+        desk.post_unposted(&bot).await;
     });
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }

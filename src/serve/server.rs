@@ -155,6 +155,8 @@ impl Server {
 
         let mut router = http::base_routes(bot.clone());
         if let Some(desk) = desk {
+            let (sweeper, swept) = (bot.clone(), desk.clone());
+            bot.spawn(async move { swept.post_unposted(&sweeper).await });
             router = router.merge(alert_desk::routes(desk, bot.clone()));
         }
         if let Some(secret) = &secrets.signing_secret {

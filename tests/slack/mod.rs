@@ -548,7 +548,7 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
     assert!(text_of(&investigated).contains("web-01"), "{investigated}");
 
     // Resolved, the message is updated; firing again, it is posted anew,
-    // because an edit notifies nobody.
+    // because Slack sends no notification for an edit.
     let resolved = payload.replace("\"status\":\"firing\"", "\"status\":\"resolved\"");
     assert_eq!(send_body(Some(ALERT_TOKEN), resolved).await.unwrap(), 202);
     harness.fake.wait_calls("chat.update", 2, WAIT).await;
@@ -556,6 +556,48 @@ async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
     let refired = harness.post(4).await;
     assert_eq!(refired["channel"], ALERTS_CHANNEL);
     assert!(refired.get("thread_ts").is_none(), "{refired}");
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_slack_refused_is_posted_later() {
+    let harness = Harness::start().await;
+    let url = harness.url("/alerts");
+    let send = |name: &str| {
+        let url = url.clone();
+        let body =
+            json!({"name": name, "summary": "disk almost full", "host": "db-01"}).to_string();
+        tokio::task::spawn_blocking(move || {
+            ureq::post(&url)
+                .set("Content-Type", "application/json")
+                .set("Authorization", &format!("Bearer {ALERT_TOKEN}"))
+                .send_string(&body)
+                .map(|response| response.status())
+                .unwrap_or_else(|error| panic!("request failed: {error}"))
+        })
+    };
+
+    // Slack refuses the post and the sweep after it.
+    harness.fake.fail_next("chat.postMessage", "internal_error");
+    harness.fake.fail_next("chat.postMessage", "internal_error");
+    assert_eq!(send("DiskSpaceLow").await.unwrap(), 202);
+    harness
+        .wait_metric("warroom_alerts_total{result=\"failed\"} 2")
+        .await;
+    assert!(harness.fake.calls("chat.postMessage").is_empty());
+
+    // The next alert request also posts the one Slack refused.
+    assert_eq!(send("InodesLow").await.unwrap(), 202);
+    let posts = harness.fake.wait_calls("chat.postMessage", 2, WAIT).await;
+    let texts: Vec<String> = posts.iter().map(text_of).collect();
+    assert!(
+        texts.iter().any(|text| text.contains("InodesLow")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|text| text.contains("DiskSpaceLow")),
+        "{texts:?}"
+    );
     harness.stop().await;
 }
 

@@ -70,6 +70,8 @@ struct State {
     attempts: HashMap<String, usize>,
     /// Pending 429 responses per method, as `Retry-After` seconds.
     rate_limits: HashMap<String, Vec<u64>>,
+    /// Pending Slack error codes per method, returned with `ok: false`.
+    failures: HashMap<String, Vec<&'static str>>,
     unknown_methods: Vec<String>,
     last_ts_counter: u64,
     last_file_counter: u64,
@@ -182,6 +184,16 @@ impl FakeSlack {
             .entry(method.to_string())
             .or_default()
             .push(retry_after_secs);
+    }
+
+    /// Makes the next call of `method` return `{"ok":false,"error":error}`.
+    pub fn fail_next(&self, method: &str, error: &'static str) {
+        let mut state = self.shared.lock();
+        state
+            .failures
+            .entry(method.to_string())
+            .or_default()
+            .push(error);
     }
 
     /// Waits until `method` has at least `n` successful calls and returns all of

@@ -45,7 +45,12 @@ async fn handle_method(
         return (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(body)).into_response();
     }
 
+    let failure = shared.update(|state| {
+        let pending = state.failures.get_mut(&method)?;
+        (!pending.is_empty()).then(|| pending.remove(0))
+    });
     let result = match (params, token) {
+        _ if failure.is_some() => Err(failure.unwrap_or_default()),
         (Err(error), _) => Err(error),
         (Ok(_), None) => Err("not_authed"),
         (Ok(params), Some(token)) => shared.update(|state| {
