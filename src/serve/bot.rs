@@ -100,7 +100,7 @@ impl Bot {
         &self.identity
     }
 
-    /// Whether new deliveries are still taken.
+    /// Returns whether new deliveries are still taken.
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::SeqCst)
     }
@@ -242,7 +242,7 @@ impl Bot {
         }
     }
 
-    /// The chat text a click stands for.
+    /// Returns the chat text a click stands for.
     fn click_text(&self, action: &SlackAction) -> Result<String, String> {
         let verb = match action.action_id.as_str() {
             ACTION_CONFIRM => "yes",

@@ -110,16 +110,17 @@ impl Metrics {
         self.slack_call_seconds.observe(took.as_secs_f64());
     }
 
-    /// The metrics in the Prometheus text format.
+    /// Renders the metrics in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
+        if let Err(error) = encode(&mut text, &self.registry) {
+            tracing::error!(error = %error, "failed to render the metrics");
+        }
         text
     }
 }
 
-/// The outcome label of a reply.
+/// Returns the outcome label of a reply.
 fn outcome(reply: &Reply) -> &'static str {
     match reply {
         Reply::Ran(_) => "ran",

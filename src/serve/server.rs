@@ -199,7 +199,7 @@ impl Server {
         })
     }
 
-    /// The address the HTTP listener is bound to.
+    /// Returns the address the HTTP listener is bound to.
     pub fn address(&self) -> SocketAddr {
         self.address
     }

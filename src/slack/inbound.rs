@@ -258,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn file_share_is_read_by_its_text_and_direct_messages_are_marked() {
+    fn file_share_and_direct_message_read() {
         let event = callback(json!({
             "type": "message", "subtype": "file_share", "channel": "D1", "channel_type": "im",
             "user": "U1", "text": "scan this file", "ts": "1.1",

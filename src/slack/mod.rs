@@ -1,7 +1,7 @@
-//! Slack: what arrives (events and button clicks, by Socket Mode or the
-//! signed Events API), what is sent back (Block Kit messages through the
-//! Web API, rate limits honoured), and the record of deliveries already
-//! taken, so each message is handled exactly once.
+//! The Slack transport. Events and button clicks arrive by Socket Mode or
+//! the signed Events API. Replies go back as Block Kit messages through the
+//! Web API, within its rate limits. A record of deliveries already taken
+//! makes sure each message is handled exactly once.
 
 mod api;
 pub mod events_http;

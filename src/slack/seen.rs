@@ -109,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_message_under_another_event_id_is_not_new() {
+    fn message_under_new_event_id_is_seen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
         let seen = SeenDeliveries::open(&path).unwrap();

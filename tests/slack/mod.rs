@@ -98,7 +98,7 @@ feed = "demo/state/alerts-received.jsonl"
         format!("http://{}{path}", self.server().address())
     }
 
-    /// A new message timestamp.
+    /// Returns a new message timestamp.
     fn ts(&mut self) -> String {
         self.next_ts += 1;
         format!("1700000{:03}.000100", self.next_ts)
@@ -183,7 +183,7 @@ fn text_of(post: &Value) -> String {
     format!("{} {}", post["text"], post["blocks"])
 }
 
-/// The value of the first button with `action_id` in a post's blocks.
+/// Returns the value of the first button with `action_id` in a post's blocks.
 fn button_value(post: &Value, action_id: &str) -> String {
     let blocks = match &post["blocks"] {
         Value::String(text) => serde_json::from_str(text).expect("blocks are JSON"),
@@ -466,7 +466,7 @@ async fn bots_edits_and_unaddressed_messages_run_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alertmanager_alert_is_posted_once_and_answers_alert_commands() {
+async fn alertmanager_alert_posted_once() {
     let mut harness = Harness::start().await;
     let payload = json!({
         "version": "4",
