@@ -95,10 +95,22 @@ fn negated_request_is_not_proposed() {
         "no need to page anyone",
         "restart nginx on web-01? no wait, don't",
         "restart nginx on web-01 later",
+        "stop blocking 203.0.113.7",
+        "stop the restart of nginx on web-01",
     ] {
         let decision = decide(text);
         assert_ne!(decision.outcome, Outcome::Matched, "`{text}`: {decision:?}");
     }
+}
+
+#[test]
+fn stopping_traffic_is_not_a_negation() {
+    let decision = decide("stop all traffic from 198.51.100.23");
+    assert_ne!(
+        decision.explanation.decline,
+        Some(warroom::intent::DeclineReason::Negated),
+        "{decision:?}"
+    );
 }
 
 #[test]

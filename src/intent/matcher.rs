@@ -693,7 +693,7 @@ fn has_word(text: &str) -> bool {
 /// Openings of a negated or deferred request ("don't restart nginx",
 /// "hold off on blocking it"): such a message is never proposed as the
 /// action it names. Apostrophes are normalised before matching.
-const NEGATED_OPENINGS: [&str; 13] = [
+const NEGATED_OPENINGS: [&str; 12] = [
     "don't ",
     "dont ",
     "do not ",
@@ -703,11 +703,28 @@ const NEGATED_OPENINGS: [&str; 13] = [
     "lets not ",
     "never ",
     "hold off ",
-    "stop ",
     "cancel ",
     "no, ",
     "no. ",
 ];
+
+/// Words after an opening `stop` that make it call off an action ("stop
+/// the restart", "stop it").
+const STOPPED_OBJECTS: [&str; 6] = ["it", "that", "this", "the", "everything", "now"];
+
+/// Returns whether a message opening with `stop` calls off an action
+/// ("stop blocking it", "stop the rollback") rather than asks for traffic
+/// or a process to be stopped ("stop all traffic from 192.0.2.12").
+fn stops_an_action(lower: &str) -> bool {
+    let Some(rest) = lower.strip_prefix("stop ") else {
+        return false;
+    };
+    let next = rest
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|word| !word.is_empty())
+        .unwrap_or_default();
+    next.ends_with("ing") || STOPPED_OBJECTS.contains(&next)
+}
 
 /// Phrases that defer a request anywhere in the message.
 const DEFERRING_PHRASES: [&str; 6] = [
@@ -735,7 +752,8 @@ fn is_negated(text: &str) -> bool {
         .trim_start_matches("pls ");
     let opening = NEGATED_OPENINGS
         .iter()
-        .any(|opening| trimmed.starts_with(opening));
+        .any(|opening| trimmed.starts_with(opening))
+        || stops_an_action(trimmed);
     let deferred = DEFERRING_PHRASES
         .iter()
         .any(|phrase| lower.contains(phrase))
