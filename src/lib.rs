@@ -26,6 +26,7 @@
 //! - [`serve`]: `warroom serve`: the bot behind Slack, the alert endpoint,
 //!   health and metrics.
 //! - [`alerts`]: alerts from detection systems: payloads, grouping, storage.
+//! - [`finetune`]: contrastive fine-tuning of the encoder on labelled messages.
 //! - [`eval`]: accuracy metrics over labelled data.
 //! - [`dataset`]: labelled utterance files (`{"text","intent"}` JSON Lines).
 
@@ -39,6 +40,7 @@ pub mod dialogue;
 pub mod embed;
 pub mod engine;
 pub mod eval;
+pub mod finetune;
 pub mod intent;
 pub mod inventory;
 pub mod model;

@@ -2,6 +2,7 @@ mod audit;
 mod chat;
 mod commands;
 mod engine;
+mod finetune;
 mod normalise;
 mod policy;
 mod reference;

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::Args;
 use warroom::config::Config;
 use warroom::dataset::{self, OUT_OF_SCOPE};
+use warroom::finetune;
 use warroom::intent::{Catalog, normalize_text};
+use warroom::model::ModelSpec;
 
 use super::GlobalArgs;
 
@@ -87,6 +89,13 @@ pub fn run(global: &GlobalArgs, args: CheckArgs, out: &mut dyn Write) -> anyhow:
         }
     }
 
+    if problems.is_empty()
+        && let (Some(config), Some(catalog)) = (&config, &catalog)
+        && let Some(note) = stale_fine_tune(config, catalog)?
+    {
+        writeln!(out, "{note}")?;
+    }
+
     if problems.is_empty() {
         let intents = catalog
             .as_ref()
@@ -105,6 +114,29 @@ pub fn run(global: &GlobalArgs, args: CheckArgs, out: &mut dyn Write) -> anyhow:
         writeln!(out, "{} problem(s) found", problems.len())?;
         Ok(ExitCode::from(1))
     }
+}
+
+/// A note when the configured model was fine-tuned on other intents or
+/// training rows than the current ones: it still works, but a new
+/// fine-tune would fit the catalog better.
+fn stale_fine_tune(config: &Config, catalog: &Catalog) -> anyhow::Result<Option<String>> {
+    let ModelSpec::Dir(model_dir) = &config.model else {
+        return Ok(None);
+    };
+    let rows = match &config.training {
+        Some(path) => dataset::load(path)?,
+        None => Vec::new(),
+    };
+    if finetune::trained_on(model_dir, catalog, &rows)? != Some(false) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "note: model `{}` was fine-tuned on other exemplars or training rows than these; \
+         it still works, and `warroom --model <base model> model fine-tune --out {}` \
+         fits it to them again (see its provenance.json for the settings)",
+        model_dir.display(),
+        model_dir.display()
+    )))
 }
 
 fn default_data_files(dir: &Path) -> Vec<PathBuf> {

@@ -8,6 +8,7 @@ mod chat;
 mod check;
 mod embed;
 mod eval;
+mod finetune;
 mod model;
 mod serve;
 
@@ -95,7 +96,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args, out),
         Command::Serve(args) => serve::run(&cli.global, args, out),
         Command::Audit(command) => audit::run(command, out),
-        Command::Model(command) => model::run(command, out),
+        Command::Model(command) => model::run(&cli.global, command, out),
     }
 }
 

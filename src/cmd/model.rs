@@ -1,4 +1,4 @@
-//! `warroom model`: imports a model directory with converted weights.
+//! `warroom model`: imports, verifies and fine-tunes model directories.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use warroom::model::{ModelFiles, TargetDtype, import};
+
+use super::GlobalArgs;
+use super::finetune::{self, FineTuneArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
@@ -38,9 +41,16 @@ pub enum ModelCommand {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Fine-tune the encoder (--model) contrastively on labelled messages,
+    /// as SetFit does, and write the result as a new model directory
+    FineTune(FineTuneArgs),
 }
 
-pub fn run(command: ModelCommand, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+pub fn run(
+    global: &GlobalArgs,
+    command: ModelCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
     match command {
         ModelCommand::Import {
             source,
@@ -83,5 +93,6 @@ pub fn run(command: ModelCommand, out: &mut dyn Write) -> anyhow::Result<ExitCod
             writeln!(out, "{}: ok (weights sha256 {})", dir.display(), files.id)?;
             Ok(ExitCode::SUCCESS)
         }
+        ModelCommand::FineTune(args) => finetune::run(global, args, out),
     }
 }

@@ -96,6 +96,7 @@ pub fn import(
         ),
         dtype: dtype.name().to_string(),
         files,
+        fine_tune: None,
     };
     let json = serde_json::to_vec_pretty(&provenance).map_err(|source| ModelError::Json {
         path: out_dir.join(PROVENANCE_FILE),
@@ -165,7 +166,7 @@ fn convert_weights(
 
 /// Copies every file below `source_dir` except weights and hidden files,
 /// keeping sub-directories such as `1_Pooling/`.
-fn copy_other_files(
+pub(crate) fn copy_other_files(
     source_dir: &Path,
     out_dir: &Path,
     relative: &Path,

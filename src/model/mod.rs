@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use hub::{download, is_repo_id};
+pub(crate) use import::copy_other_files;
 pub use import::{ImportReport, TargetDtype, import};
-pub use provenance::{PROVENANCE_FILE, Provenance, ProvenanceFile, sha256_hex};
+pub use provenance::{FineTuneRecord, PROVENANCE_FILE, Provenance, ProvenanceFile, sha256_hex};
 
 /// Files a model directory must contain to be loaded.
 pub const REQUIRED_FILES: [&str; 3] = [WEIGHTS_FILE, "config.json", "tokenizer.json"];

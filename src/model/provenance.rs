@@ -26,6 +26,35 @@ pub struct Provenance {
     pub dtype: String,
     /// Every file of the directory except this one, by relative path.
     pub files: BTreeMap<String, ProvenanceFile>,
+    /// Fine-tuning inputs and settings, for directories written by
+    /// `warroom model fine-tune`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune: Option<FineTuneRecord>,
+}
+
+/// The inputs and settings of a fine-tuning run, enough to repeat it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FineTuneRecord {
+    /// The model directory training started from.
+    pub base_model: String,
+    /// sha256 of the base model's weights file.
+    pub base_weights_sha256: String,
+    /// The files the labelled texts were read from.
+    pub inputs: Vec<String>,
+    /// sha256 of the labelled texts as trained on, one `label<TAB>text`
+    /// line each after entity masking, `oos` marking negatives.
+    pub inputs_sha256: String,
+    /// Distinct labelled texts trained on.
+    pub texts: usize,
+    pub loss: String,
+    pub seed: u64,
+    pub epochs: usize,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub max_tokens: usize,
+    pub freeze_embeddings: bool,
 }
 
 /// Checksums of one file of a model directory.

@@ -1,0 +1,299 @@
+//! The training loop: contrastive losses on sentence embeddings, AdamW with
+//! linear warm-up and decay.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::FineTuneError;
+use super::bert::TrainableBert;
+use super::pairs::{Pair, TrainingSet, Triplet};
+use super::tokens::TrainingTokenizer;
+
+/// The contrastive loss to train with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Loss {
+    /// Mean squared error between a pair's cosine similarity and its target
+    /// (1 for the same intent, 0 otherwise), SetFit's default.
+    Cosine,
+    /// Multiple-negatives ranking: cross-entropy over the scaled cosine
+    /// similarities of each anchor to every positive and negative in the
+    /// batch, the right one being its own positive.
+    Mnrl,
+}
+
+/// Fine-tuning settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FineTuneSettings {
+    pub loss: Loss,
+    pub epochs: usize,
+    /// Pairs (cosine) or anchors (mnrl) per optimizer step.
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    /// Share of the steps over which the learning rate rises linearly from 0.
+    pub warmup_share: f64,
+    /// Tokens per text, special tokens included. Longer texts are cut.
+    pub max_tokens: usize,
+    /// Keep the embedding tables fixed, which saves their gradients.
+    pub freeze_embeddings: bool,
+    /// Stop after this many optimizer steps, even before `epochs` are done.
+    pub max_steps: Option<usize>,
+    pub seed: u64,
+}
+
+/// Progress after one optimizer step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepReport {
+    pub step: usize,
+    pub total_steps: usize,
+    pub loss: f32,
+}
+
+/// Step count, time and loss of a training run.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingReport {
+    pub steps: usize,
+    pub elapsed: Duration,
+    /// Mean loss of the first and the last tenth of the steps.
+    pub first_loss: f32,
+    pub last_loss: f32,
+}
+
+/// Scale of the cosine similarities before the softmax of the ranking
+/// loss, the sentence-transformers default of 20.
+const MNRL_SCALE: f64 = 20.0;
+
+impl Default for FineTuneSettings {
+    /// SetFit's defaults for the body (learning rate 2e-5, batch 16) with
+    /// one epoch and a 32-token cut, which chat messages rarely reach.
+    fn default() -> Self {
+        Self {
+            loss: Loss::Cosine,
+            epochs: 1,
+            batch_size: 16,
+            learning_rate: 2e-5,
+            weight_decay: 0.01,
+            warmup_share: 0.1,
+            max_tokens: 32,
+            freeze_embeddings: true,
+            max_steps: None,
+            seed: 42,
+        }
+    }
+}
+
+/// Trains `model` on `set` in place, calling `on_step` after every step.
+pub fn train(
+    model: &TrainableBert,
+    tokenizer: &TrainingTokenizer,
+    set: &TrainingSet,
+    settings: &FineTuneSettings,
+    on_step: &mut dyn FnMut(StepReport),
+) -> Result<TrainingReport, FineTuneError> {
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let epochs: Vec<Epoch> = (0..settings.epochs)
+        .map(|_| Epoch::sample(set, settings, &mut rng))
+        .collect();
+    let mut total_steps: usize = epochs.iter().map(Epoch::len).sum();
+    if let Some(max_steps) = settings.max_steps {
+        total_steps = total_steps.min(max_steps);
+    }
+    if total_steps == 0 {
+        return Err(FineTuneError::NoBatches);
+    }
+
+    let mut optimizer = AdamW::new(
+        model.trainable(),
+        ParamsAdamW {
+            lr: 0.0,
+            weight_decay: settings.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let warmup_steps = ((total_steps as f64 * settings.warmup_share).ceil() as usize).max(1);
+    let mut losses = Vec::with_capacity(total_steps);
+
+    let batches = epochs.iter().flat_map(Epoch::batches).take(total_steps);
+    for (step, batch) in batches.enumerate() {
+        optimizer.set_learning_rate(learning_rate(
+            settings.learning_rate,
+            step,
+            warmup_steps,
+            total_steps,
+        ));
+        let loss = match batch {
+            Batch::Pairs(pairs) => cosine_loss(model, tokenizer, set, pairs)?,
+            Batch::Triplets(triplets) => ranking_loss(model, tokenizer, set, triplets)?,
+        };
+        optimizer.backward_step(&loss)?;
+
+        let loss = loss.to_scalar::<f32>()?;
+        losses.push(loss);
+        on_step(StepReport {
+            step: step + 1,
+            total_steps,
+            loss,
+        });
+    }
+
+    let tenth = (losses.len() / 10).max(1);
+    let mean = |values: &[f32]| values.iter().sum::<f32>() / values.len() as f32;
+    Ok(TrainingReport {
+        steps: losses.len(),
+        elapsed: started.elapsed(),
+        first_loss: mean(&losses[..tenth]),
+        last_loss: mean(&losses[losses.len() - tenth..]),
+    })
+}
+
+/// One epoch's batches, sampled up front so the step count is known.
+enum Epoch {
+    Pairs(Vec<Vec<Pair>>),
+    Triplets(Vec<Vec<Triplet>>),
+}
+
+enum Batch<'a> {
+    Pairs(&'a [Pair]),
+    Triplets(&'a [Triplet]),
+}
+
+impl Epoch {
+    fn sample(set: &TrainingSet, settings: &FineTuneSettings, rng: &mut StdRng) -> Self {
+        match settings.loss {
+            Loss::Cosine => Self::Pairs(
+                set.sample_pairs(rng)
+                    .chunks(settings.batch_size)
+                    .map(<[Pair]>::to_vec)
+                    .collect(),
+            ),
+            Loss::Mnrl => Self::Triplets(set.sample_triplet_batches(settings.batch_size, rng)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Pairs(batches) => batches.len(),
+            Self::Triplets(batches) => batches.len(),
+        }
+    }
+
+    fn batches(&self) -> Box<dyn Iterator<Item = Batch<'_>> + '_> {
+        match self {
+            Self::Pairs(batches) => Box::new(batches.iter().map(|batch| Batch::Pairs(batch))),
+            Self::Triplets(batches) => Box::new(batches.iter().map(|batch| Batch::Triplets(batch))),
+        }
+    }
+}
+
+/// Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0 at
+/// `total_steps`, as sentence-transformers' `WarmupLinear` schedule.
+fn learning_rate(peak: f64, step: usize, warmup_steps: usize, total_steps: usize) -> f64 {
+    if step < warmup_steps {
+        return peak * (step + 1) as f64 / warmup_steps as f64;
+    }
+    let remaining = total_steps.saturating_sub(step) as f64;
+    let decay_steps = total_steps.saturating_sub(warmup_steps).max(1) as f64;
+    peak * remaining / decay_steps
+}
+
+/// Mean squared error between each pair's cosine similarity and its target.
+fn cosine_loss(
+    model: &TrainableBert,
+    tokenizer: &TrainingTokenizer,
+    set: &TrainingSet,
+    pairs: &[Pair],
+) -> Result<Tensor, FineTuneError> {
+    let mut texts = BatchTexts::default();
+    let first: Vec<u32> = pairs.iter().map(|pair| texts.add(pair.first)).collect();
+    let second: Vec<u32> = pairs.iter().map(|pair| texts.add(pair.second)).collect();
+    let targets: Vec<f32> = pairs.iter().map(|pair| pair.target).collect();
+    let embeddings = texts.embed(model, tokenizer, set)?;
+
+    let device = Device::Cpu;
+    let first = embeddings.index_select(&Tensor::new(first, &device)?, 0)?;
+    let second = embeddings.index_select(&Tensor::new(second, &device)?, 0)?;
+    // The embeddings are unit length, so the dot product is the cosine.
+    let cosines = (first * second)?.sum(1)?;
+    let targets = Tensor::new(targets, &device)?;
+    Ok((cosines - targets)?.sqr()?.mean_all()?)
+}
+
+/// Cross-entropy of each anchor over the batch's positives and negatives.
+fn ranking_loss(
+    model: &TrainableBert,
+    tokenizer: &TrainingTokenizer,
+    set: &TrainingSet,
+    triplets: &[Triplet],
+) -> Result<Tensor, FineTuneError> {
+    let mut texts = BatchTexts::default();
+    let anchors: Vec<u32> = triplets.iter().map(|t| texts.add(t.anchor)).collect();
+    let mut candidates: Vec<u32> = triplets.iter().map(|t| texts.add(t.positive)).collect();
+    candidates.extend(
+        triplets
+            .iter()
+            .filter_map(|t| t.negative)
+            .map(|negative| texts.add(negative)),
+    );
+    let embeddings = texts.embed(model, tokenizer, set)?;
+
+    let device = Device::Cpu;
+    let anchors = embeddings.index_select(&Tensor::new(anchors, &device)?, 0)?;
+    let candidates = embeddings.index_select(&Tensor::new(candidates, &device)?, 0)?;
+    let scores = (anchors.matmul(&candidates.t()?)? * MNRL_SCALE)?;
+    // Anchor i's own positive is candidate i.
+    let targets = Tensor::arange(0u32, triplets.len() as u32, &device)?;
+    Ok(candle_nn::loss::cross_entropy(&scores, &targets)?)
+}
+
+/// The distinct texts of a batch, so each is run through the model once.
+#[derive(Default)]
+struct BatchTexts {
+    indices: Vec<usize>,
+}
+
+impl BatchTexts {
+    /// Adds a text of the set and returns its row in the batch.
+    fn add(&mut self, index: usize) -> u32 {
+        let row = match self.indices.iter().position(|&seen| seen == index) {
+            Some(row) => row,
+            None => {
+                self.indices.push(index);
+                self.indices.len() - 1
+            }
+        };
+        row as u32
+    }
+
+    fn embed(
+        &self,
+        model: &TrainableBert,
+        tokenizer: &TrainingTokenizer,
+        set: &TrainingSet,
+    ) -> Result<Tensor, FineTuneError> {
+        let texts: Vec<&str> = self.indices.iter().map(|&index| set.text(index)).collect();
+        let batch = tokenizer.batch(&texts)?;
+        Ok(model.embed(&batch)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rate_warms_up_then_decays() {
+        let rates: Vec<f64> = (0..10)
+            .map(|step| learning_rate(1.0, step, 2, 10))
+            .collect();
+        assert_eq!(rates[0], 0.5);
+        assert_eq!(rates[1], 1.0);
+        assert_eq!(rates[2], 1.0);
+        assert!(rates[3] < rates[2]);
+        assert_eq!(rates[9], 0.125);
+    }
+}

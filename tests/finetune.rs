@@ -1,0 +1,123 @@
+//! `warroom model fine-tune`: a short run writes a model directory that
+//! verifies, loads and records how it was made.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn warroom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .output()
+        .expect("the warroom binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const TRAIN_ROWS: &str = r#"{"text": "restart nginx on web-01", "intent": "service.restart"}
+{"text": "bounce postgres on db-02 please", "intent": "service.restart"}
+{"text": "can you restart redis on cache-03", "intent": "service.restart"}
+{"text": "block 203.0.113.7 for a day", "intent": "ip.block"}
+{"text": "ban 198.51.100.20 at the firewall", "intent": "ip.block"}
+{"text": "drop all traffic from 192.0.2.44", "intent": "ip.block"}
+{"text": "thanks, that fixed it", "intent": "oos"}
+{"text": "what's for lunch", "intent": "oos"}
+"#;
+
+/// Fine-tunes the shipped base model for two steps on a small file.
+fn fine_tune(dir: &Path) -> std::path::PathBuf {
+    let train = dir.join("train.jsonl");
+    std::fs::write(&train, TRAIN_ROWS).unwrap();
+    let out = dir.join("tuned");
+    let output = warroom(&[
+        "--model",
+        "models/all-MiniLM-L6-v2",
+        "model",
+        "fine-tune",
+        "--out",
+        out.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--loss",
+        "cosine",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-tokens",
+        "16",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("2 steps"),
+        "{}",
+        text(&output.stdout)
+    );
+    out
+}
+
+#[test]
+fn short_fine_tune_writes_a_verified_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fine_tune(dir.path());
+
+    let verify = warroom(&["model", "verify", out.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+
+    let provenance: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("provenance.json")).unwrap()).unwrap();
+    let record = &provenance["fine_tune"];
+    assert_eq!(record["steps"], 2, "{provenance}");
+    assert_eq!(record["seed"], 42);
+    assert!(
+        record["base_model"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("models/all-MiniLM-L6-v2")),
+        "{record}"
+    );
+
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(card.starts_with("# Fine-tuned by warroom"), "{card}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&out.join("model.safetensors")),
+            mode(Path::new("models/all-MiniLM-L6-v2/model.safetensors"))
+        );
+    }
+
+    let embed = warroom(&["--model", out.to_str().unwrap(), "embed", "--json", "hello"]);
+    assert!(embed.status.success(), "{}", text(&embed.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&embed.stdout).unwrap();
+    assert_eq!(value["embedding"].as_array().map(Vec::len), Some(384));
+}
+
+#[test]
+fn check_notes_stale_fine_tune() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fine_tune(dir.path());
+    let root = std::env::current_dir().unwrap();
+    let config = dir.path().join("warroom.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = {:?}\nintents = {:?}\ntraining = {:?}\n",
+            out.display().to_string(),
+            root.join("intents").display().to_string(),
+            root.join("training-data/train.jsonl").display().to_string(),
+        ),
+    )
+    .unwrap();
+
+    let check = warroom(&["--config", config.to_str().unwrap(), "check"]);
+    let stdout = text(&check.stdout);
+    assert!(check.status.success(), "{stdout}{}", text(&check.stderr));
+    assert!(
+        stdout.contains("was fine-tuned on other exemplars or training rows"),
+        "{stdout}"
+    );
+}
