@@ -104,13 +104,18 @@ fn negated_request_is_not_proposed() {
 }
 
 #[test]
-fn stopping_traffic_is_not_a_negation() {
-    let decision = decide("stop all traffic from 198.51.100.23");
-    assert_ne!(
-        decision.explanation.decline,
-        Some(warroom::intent::DeclineReason::Negated),
-        "{decision:?}"
-    );
+fn stop_traffic_and_until_are_requests() {
+    for text in [
+        "stop all traffic from 198.51.100.23",
+        "silence ALRT-2231 until 9am tomorrow",
+    ] {
+        let decision = decide(text);
+        assert_ne!(
+            decision.explanation.decline,
+            Some(warroom::intent::DeclineReason::Negated),
+            "`{text}`: {decision:?}"
+        );
+    }
 }
 
 #[test]
@@ -133,7 +138,7 @@ fn decision_json_keeps_its_field_names() {
 }
 
 #[test]
-fn dev_split_accuracy_stays_above_floor() {
+fn dev_split_accuracy_meets_the_targets() {
     let examples = warroom::dataset::load(Path::new("training-data/dev.jsonl")).expect("dev split");
     let embeddings =
         warroom::eval::embed_examples(matcher(), &examples, |_| {}).expect("embeddings");
@@ -141,17 +146,21 @@ fn dev_split_accuracy_stays_above_floor() {
         warroom::eval::decide_examples(matcher(), &examples, &embeddings, matcher().config())
             .expect("decisions");
     let report = warroom::eval::evaluate(&examples, &decisions, matcher().catalog());
-    // NOTE: floors at the figures measured when the test was written, so a
-    // regression fails; the product targets (95% / 90%) are higher.
+    // The engine's targets; measured 98.1% and 98.9% on 2026-12-05.
     assert!(
-        report.in_scope_accuracy >= 0.80,
+        report.in_scope_accuracy >= 0.95,
         "in-scope accuracy {}",
         report.in_scope_accuracy
     );
     assert!(
-        report.oos_recall >= 0.85,
+        report.oos_recall >= 0.90,
         "oos recall {}",
         report.oos_recall
+    );
+    assert_eq!(
+        report.oos_false_accept_by_risk.get("critical").copied(),
+        Some(0.0),
+        "oos rows accepted as critical"
     );
 }
 

@@ -743,6 +743,10 @@ const TAKE_BACK_PHRASES: [&str; 5] = ["no wait", ", don't", ", dont", ", do not"
 /// Last words that put a request off ("restart nginx later").
 const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
 
+/// Words that make a closing `tomorrow` or `later` the end of a duration
+/// ("mute ALRT-1 until 8am tomorrow") rather than a deferral.
+const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
+
 /// Returns whether the message requests no action, or a later one.
 fn is_negated(text: &str) -> bool {
     let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
@@ -762,10 +766,11 @@ fn is_negated(text: &str) -> bool {
             || lower.contains("not ")
             || lower.contains("skip"));
     let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let bounded = UNTIL_WORDS.iter().any(|word| lower.contains(word));
     let taken_back = TAKE_BACK_PHRASES
         .iter()
         .any(|phrase| lower.contains(phrase))
-        || DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word));
+        || (!bounded && DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word)));
     opening || deferred || taken_back
 }
 

@@ -14,7 +14,7 @@ const SCORE_SLACK: f32 = 0.015;
 
 /// Largest change of a classifier-head probability the bfloat16 embedding
 /// may cause. NOTE: an estimate, not a bound: the largest change over the
-/// 740 labelled rows was 0.0092. `tests/engine.rs` checks on every
+/// 740 labelled rows of the base model was 0.0092. `tests/engine.rs` checks on every
 /// labelled row that decisions equal exact ones.
 const PROBABILITY_SLACK: f32 = 0.015;
 
