@@ -121,3 +121,28 @@ fn check_notes_stale_fine_tune() {
         "{stdout}"
     );
 }
+
+#[test]
+fn fine_tune_rejects_a_non_empty_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.jsonl");
+    std::fs::write(&train, TRAIN_ROWS).unwrap();
+    let output = warroom(&[
+        "--model",
+        "models/all-MiniLM-L6-v2",
+        "model",
+        "fine-tune",
+        "--out",
+        "models/all-MiniLM-L6-v2",
+        "--train",
+        train.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("is not empty"),
+        "{}",
+        text(&output.stderr)
+    );
+    let verify = warroom(&["model", "verify", "models/all-MiniLM-L6-v2"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}

@@ -2,7 +2,7 @@
 //! messages and writes a new model directory.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -38,7 +38,7 @@ pub struct FineTuneArgs {
     #[arg(long, value_enum, default_value = "cosine")]
     loss: Loss,
 
-    /// Passes over the labelled texts; each pass samples new pairs
+    /// Passes over the labelled texts. Each pass samples new pairs
     #[arg(long, default_value_t = 1, value_name = "N")]
     epochs: usize,
 
@@ -73,6 +73,7 @@ pub fn run(
     args: FineTuneArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
+    prepare_out_dir(&args.out)?;
     let config = load_config(global)?;
     let base_dir = config.model.resolve()?;
     let base = ModelFiles::open(&base_dir)?;
@@ -156,6 +157,23 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Creates the output directory, or accepts an empty one, before training
+/// starts. So a run never overwrites a model, the base one included, and
+/// an unwritable path fails at once rather than after minutes of work.
+fn prepare_out_dir(out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("failed to create output directory `{}`", out.display()))?;
+    let mut entries = std::fs::read_dir(out)
+        .with_context(|| format!("failed to read output directory `{}`", out.display()))?;
+    if entries.next().is_some() {
+        anyhow::bail!(
+            "output directory `{}` is not empty; choose a new directory for the fine-tuned model",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Drops rows N, 2N, ... (1-based) when `every` is given, the rows that
 /// `warroom eval --holdout-every N` evaluates on.
 fn holdout(rows: Vec<Example>, every: Option<u32>) -> Vec<Example> {
@@ -170,7 +188,8 @@ fn holdout(rows: Vec<Example>, every: Option<u32>) -> Vec<Example> {
         .collect()
 }
 
-/// Labelled texts from one file, entity-masked, with `oos` rows as negatives.
+/// Returns the labelled texts of one file, entity-masked, with `oos` rows
+/// as negatives.
 fn labelled_file_texts(rows: &[Example]) -> Vec<(String, Label)> {
     rows.iter()
         .map(|row| {
