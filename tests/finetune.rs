@@ -25,12 +25,10 @@ const TRAIN_ROWS: &str = r#"{"text": "restart nginx on web-01", "intent": "servi
 {"text": "what's for lunch", "intent": "oos"}
 "#;
 
-/// Fine-tunes the shipped base model for two steps on a small file.
-fn fine_tune(dir: &Path) -> std::path::PathBuf {
-    let train = dir.join("train.jsonl");
-    std::fs::write(&train, TRAIN_ROWS).unwrap();
-    let out = dir.join("tuned");
-    let output = warroom(&[
+/// Returns the arguments that fine-tune the shipped base model on `train`
+/// into `out`.
+fn base_fine_tune<'a>(out: &'a Path, train: &'a Path) -> Vec<&'a str> {
+    vec![
         "--model",
         "models/all-MiniLM-L6-v2",
         "model",
@@ -39,6 +37,16 @@ fn fine_tune(dir: &Path) -> std::path::PathBuf {
         out.to_str().unwrap(),
         "--train",
         train.to_str().unwrap(),
+    ]
+}
+
+/// Fine-tunes the shipped base model for two steps on a small file.
+fn fine_tune(dir: &Path) -> std::path::PathBuf {
+    let train = dir.join("train.jsonl");
+    std::fs::write(&train, TRAIN_ROWS).unwrap();
+    let out = dir.join("tuned");
+    let mut args = base_fine_tune(&out, &train);
+    args.extend([
         "--loss",
         "cosine",
         "--max-steps",
@@ -48,6 +56,7 @@ fn fine_tune(dir: &Path) -> std::path::PathBuf {
         "--max-tokens",
         "16",
     ]);
+    let output = warroom(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(
         text(&output.stdout).contains("2 steps"),
@@ -127,16 +136,10 @@ fn fine_tune_rejects_a_non_empty_out_dir() {
     let dir = tempfile::tempdir().unwrap();
     let train = dir.path().join("train.jsonl");
     std::fs::write(&train, TRAIN_ROWS).unwrap();
-    let output = warroom(&[
-        "--model",
-        "models/all-MiniLM-L6-v2",
-        "model",
-        "fine-tune",
-        "--out",
-        "models/all-MiniLM-L6-v2",
-        "--train",
-        train.to_str().unwrap(),
-    ]);
+    let output = warroom(&base_fine_tune(
+        Path::new("models/all-MiniLM-L6-v2"),
+        &train,
+    ));
     assert!(!output.status.success());
     assert!(
         text(&output.stderr).contains("is not empty"),
@@ -145,4 +148,34 @@ fn fine_tune_rejects_a_non_empty_out_dir() {
     );
     let verify = warroom(&["model", "verify", "models/all-MiniLM-L6-v2"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
+}
+
+#[test]
+fn failed_fine_tune_leaves_no_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tuned");
+    let missing = dir.path().join("missing.jsonl");
+    let output = warroom(&base_fine_tune(&out, &missing));
+    assert!(!output.status.success());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn non_finite_learning_rate_is_rejected() {
+    for rate in ["NaN", "inf", "0", "-0.001"] {
+        let output = warroom(&[
+            "model",
+            "fine-tune",
+            "--out",
+            "unused",
+            &format!("--learning-rate={rate}"),
+        ]);
+        assert!(!output.status.success(), "{rate}");
+        assert!(
+            text(&output.stderr).contains("positive finite number"),
+            "{rate}: {}",
+            text(&output.stderr)
+        );
+    }
 }

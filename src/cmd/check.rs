@@ -116,9 +116,9 @@ pub fn run(global: &GlobalArgs, args: CheckArgs, out: &mut dyn Write) -> anyhow:
     }
 }
 
-/// A note when the configured model was fine-tuned on other intents or
-/// training rows than the current ones: it still works, but a new
-/// fine-tune would fit the catalog better.
+/// Returns a note when the configured model was fine-tuned on other
+/// intents or training rows than the current ones. It still works, but a
+/// new fine-tune would fit the catalog better.
 fn stale_fine_tune(config: &Config, catalog: &Catalog) -> anyhow::Result<Option<String>> {
     let ModelSpec::Dir(model_dir) = &config.model else {
         return Ok(None);
@@ -132,9 +132,8 @@ fn stale_fine_tune(config: &Config, catalog: &Catalog) -> anyhow::Result<Option<
     }
     Ok(Some(format!(
         "note: model `{}` was fine-tuned on other exemplars or training rows than these; \
-         it still works, and `warroom --model <base model> model fine-tune --out {}` \
-         fits it to them again (see its provenance.json for the settings)",
-        model_dir.display(),
+         it still works, and `warroom --model <base model> model fine-tune --out <new directory>` \
+         with the settings in its provenance.json fits a model to them (then set `model` in the config to it)",
         model_dir.display()
     )))
 }

@@ -48,7 +48,7 @@ pub struct FineTuneArgs {
 
     /// Peak AdamW learning rate, reached after a linear warm-up over the
     /// first 10% of the steps and decayed linearly to 0
-    #[arg(long, default_value_t = 2e-5, value_name = "RATE")]
+    #[arg(long, default_value_t = 2e-5, value_name = "RATE", value_parser = parse_learning_rate)]
     learning_rate: f64,
 
     /// Tokens per text in training, special tokens included
@@ -73,7 +73,24 @@ pub fn run(
     args: FineTuneArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    prepare_out_dir(&args.out)?;
+    let staging = prepare_out_dir(&args.out)?;
+    let result = train_into(global, &args, &staging)
+        .and_then(|summary| publish(&staging, &args.out).map(|()| summary));
+    match result {
+        Ok(summary) => {
+            writeln!(out, "{summary}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            // Best effort: the error matters more than a leftover directory.
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(error)
+        }
+    }
+}
+
+/// Trains and writes the model into `staging`, returning a summary of the run.
+fn train_into(global: &GlobalArgs, args: &FineTuneArgs, staging: &Path) -> anyhow::Result<String> {
     let config = load_config(global)?;
     let base_dir = config.model.resolve()?;
     let base = ModelFiles::open(&base_dir)?;
@@ -134,7 +151,7 @@ pub fn run(
         &base,
         &set,
         &settings,
-        &args.out,
+        staging,
         inputs,
         &command,
         &mut on_step,
@@ -142,8 +159,7 @@ pub fn run(
     .with_context(|| format!("failed to fine-tune `{}`", base_dir.display()))?;
     progress.finish_and_clear();
 
-    writeln!(
-        out,
+    Ok(format!(
         "fine-tuned on {} texts ({} intents, {} negatives): {} steps in {:.1} s, loss {:.4} -> {:.4} (mean of first and last tenth); written to {}",
         report.texts,
         report.intents,
@@ -152,26 +168,72 @@ pub fn run(
         report.training.elapsed.as_secs_f64(),
         report.training.first_loss,
         report.training.last_loss,
-        report.out_dir.display()
-    )?;
-    Ok(ExitCode::SUCCESS)
+        args.out.display()
+    ))
 }
 
-/// Creates the output directory, or accepts an empty one, before training
-/// starts. So a run never overwrites a model, the base one included, and
-/// an unwritable path fails at once rather than after minutes of work.
-fn prepare_out_dir(out: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("failed to create output directory `{}`", out.display()))?;
-    let mut entries = std::fs::read_dir(out)
-        .with_context(|| format!("failed to read output directory `{}`", out.display()))?;
-    if entries.next().is_some() {
-        anyhow::bail!(
-            "output directory `{}` is not empty; choose a new directory for the fine-tuned model",
-            out.display()
-        );
+/// Checks that `out` is free (missing or an empty directory) and creates
+/// the staging directory the model is written into before it moves to
+/// `out`. So a run never overwrites a model, the base one included, an
+/// unwritable path fails before training, and a killed run leaves no
+/// half-written model under `out`.
+fn prepare_out_dir(out: &Path) -> anyhow::Result<PathBuf> {
+    if out.exists() {
+        if !out.is_dir() {
+            anyhow::bail!(
+                "output `{}` is a file; choose a new directory for the fine-tuned model",
+                out.display()
+            );
+        }
+        let mut entries = std::fs::read_dir(out)
+            .with_context(|| format!("failed to read output directory `{}`", out.display()))?;
+        if entries.next().is_some() {
+            anyhow::bail!(
+                "output directory `{}` is not empty; choose a new directory for the fine-tuned model",
+                out.display()
+            );
+        }
     }
-    Ok(())
+    let name = out
+        .file_name()
+        .with_context(|| format!("invalid output directory `{}`", out.display()))?;
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let staging = parent.join(format!(
+        ".{}.{}.partial",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&staging)
+        .with_context(|| format!("failed to create directory `{}`", staging.display()))?;
+    Ok(staging)
+}
+
+/// Moves the finished model from `staging` to `out`, which must still be
+/// missing or empty (a rename replaces only an empty directory).
+fn publish(staging: &Path, out: &Path) -> anyhow::Result<()> {
+    std::fs::rename(staging, out).with_context(|| {
+        format!(
+            "failed to move the fine-tuned model from `{}` to `{}`: another run may have written there meanwhile",
+            staging.display(),
+            out.display()
+        )
+    })
+}
+
+/// Parses a learning rate, which must be a finite number above 0.
+fn parse_learning_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!(
+            "`{value}` is not a positive finite number; try 2e-5"
+        ));
+    }
+    Ok(rate)
 }
 
 /// Drops rows N, 2N, ... (1-based) when `every` is given, the rows that

@@ -48,8 +48,13 @@ pub enum FineTuneError {
     )]
     TooFewExamples { intents: usize, usable: usize },
 
-    #[error("no training batches: the settings give zero steps")]
+    #[error("no training batches: `--epochs` and `--max-steps` must be at least 1")]
     NoBatches,
+
+    #[error(
+        "training diverged at step {step} (the loss is not a finite number); lower `--learning-rate`"
+    )]
+    Diverged { step: usize },
 
     #[error("model computation failed")]
     Tensor(#[from] candle_core::Error),
@@ -171,7 +176,7 @@ pub fn relative_to_working_dir(path: &Path) -> String {
 
 /// Returns whether the fine-tuned model in `model_dir` was trained on
 /// exactly the texts of `catalog` and `rows`, by the fingerprint in its
-/// provenance file; `None` when the directory was not fine-tuned.
+/// provenance file. Returns `None` when the directory was not fine-tuned.
 pub fn trained_on(
     model_dir: &Path,
     catalog: &Catalog,

@@ -133,6 +133,9 @@ pub fn train(
         optimizer.backward_step(&loss)?;
 
         let loss = loss.to_scalar::<f32>()?;
+        if !loss.is_finite() {
+            return Err(FineTuneError::Diverged { step: step + 1 });
+        }
         losses.push(loss);
         on_step(StepReport {
             step: step + 1,

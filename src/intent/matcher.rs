@@ -795,12 +795,13 @@ const IDENTIFIER_WORDS: [&str; 10] = [
 /// Applies the gates in order: absolute score, nearest negative, margin.
 fn verdict(ranking: &Ranking, config: &MatcherConfig) -> Verdict {
     let tier = config.thresholds.for_risk(ranking.top_risk);
-    if ranking.top_score < tier.min_score {
+    // A broken model can give NaN scores, which pass every comparison.
+    if !ranking.top_score.is_finite() || ranking.top_score < tier.min_score {
         return Verdict::BelowThreshold;
     }
     if let Some(probability) = ranking.top_probability {
         let oos = ranking.oos_probability.unwrap_or(0.0);
-        if oos > probability || probability < tier.min_probability {
+        if !probability.is_finite() || oos > probability || probability < tier.min_probability {
             return Verdict::Classifier;
         }
     }
