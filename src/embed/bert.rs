@@ -64,16 +64,8 @@ impl BertEmbedder {
 
     /// Runs one padded batch through the model and pools it.
     fn embed_batch(&self, encodings: &[&Encoding]) -> Result<Vec<Embedding>, EmbedError> {
-        let max_len = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
         let rows = encodings.len();
-        let mut ids = vec![0u32; rows * max_len];
-        let mut mask = vec![0u32; rows * max_len];
-        for (row, encoding) in encodings.iter().enumerate() {
-            let start = row * max_len;
-            ids[start..start + encoding.len()].copy_from_slice(encoding.get_ids());
-            mask[start..start + encoding.len()].fill(1);
-        }
-
+        let (ids, mask, max_len) = pad_batch(encodings.iter().copied());
         let ids = Tensor::from_vec(ids, (rows, max_len), &self.device)?;
         let mask = Tensor::from_vec(mask, (rows, max_len), &self.device)?;
         let token_types = ids.zeros_like()?;
@@ -134,4 +126,21 @@ impl Embedder for BertEmbedder {
     fn exact(&self) -> &dyn Embedder {
         self
     }
+}
+
+/// Pads encodings to the longest one, returning row-major token ids, the
+/// attention mask (1 for a token, 0 for padding) and the padded length.
+pub(crate) fn pad_batch<'a>(
+    encodings: impl ExactSizeIterator<Item = &'a Encoding> + Clone,
+) -> (Vec<u32>, Vec<u32>, usize) {
+    let rows = encodings.len();
+    let max_len = encodings.clone().map(Encoding::len).max().unwrap_or(0);
+    let mut ids = vec![0u32; rows * max_len];
+    let mut mask = vec![0u32; rows * max_len];
+    for (row, encoding) in encodings.enumerate() {
+        let start = row * max_len;
+        ids[start..start + encoding.len()].copy_from_slice(encoding.get_ids());
+        mask[start..start + encoding.len()].fill(1);
+    }
+    (ids, mask, max_len)
 }

@@ -7,6 +7,7 @@ mod tokenizer;
 use std::path::PathBuf;
 
 pub use bert::BertEmbedder;
+pub(crate) use bert::pad_batch;
 pub use fast::{FastBertEmbedder, Isa, Precision};
 
 use crate::model::ModelId;

@@ -119,8 +119,9 @@ pub fn write_model_dir(
 }
 
 /// Returns the base model card headed by a notice that these weights are a
-/// fine-tuned derivative and how they were made, as the Apache-2.0 licence
-/// asks of changed files. A base without a card gets the notice alone.
+/// fine-tuned derivative and how they were made, since the Apache-2.0
+/// licence requires changed files to carry such a notice. A base without
+/// a card gets the notice alone.
 fn model_card(base_readme: &Path, command: &str) -> Result<String, FineTuneError> {
     let notice = format!(
         "# Fine-tuned by warroom\n\n\

@@ -8,6 +8,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use super::FineTuneError;
 use super::bert::TokenBatch;
+use crate::embed::pad_batch;
 
 /// The model's tokenizer, truncating at the training sequence length.
 pub struct TrainingTokenizer {
@@ -50,14 +51,7 @@ impl TrainingTokenizer {
         }
 
         let rows = encodings.len();
-        let max_len = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
-        let mut ids = vec![0u32; rows * max_len];
-        let mut mask = vec![0u32; rows * max_len];
-        for (row, encoding) in encodings.iter().enumerate() {
-            let start = row * max_len;
-            ids[start..start + encoding.len()].copy_from_slice(encoding.get_ids());
-            mask[start..start + encoding.len()].fill(1);
-        }
+        let (ids, mask, max_len) = pad_batch(encodings.iter());
 
         let device = Device::Cpu;
         Ok(TokenBatch {

@@ -713,8 +713,8 @@ const NEGATED_OPENINGS: [&str; 12] = [
 const STOPPED_OBJECTS: [&str; 6] = ["it", "that", "this", "the", "everything", "now"];
 
 /// Returns whether a message opening with `stop` calls off an action
-/// ("stop blocking it", "stop the rollback") rather than asks for traffic
-/// or a process to be stopped ("stop all traffic from 192.0.2.12").
+/// ("stop blocking it", "stop the rollback") rather than requests that
+/// traffic or a process be stopped ("stop all traffic from 192.0.2.12").
 fn stops_an_action(lower: &str) -> bool {
     let Some(rest) = lower.strip_prefix("stop ") else {
         return false;
