@@ -40,8 +40,28 @@ pub enum DatasetError {
         source: std::io::Error,
     },
 
-    #[error("{} invalid line(s) in labelled data:\n  {}", problems.len(), problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    #[error("{} invalid line(s) in labelled data:\n  {}", problems.len(), list_problems(problems))]
     Invalid { problems: Vec<LineProblem> },
+}
+
+/// Invalid lines shown in a [`DatasetError::Invalid`] message; the rest
+/// are counted, so that a file in the wrong format does not flood the terminal.
+const PROBLEMS_SHOWN: usize = 20;
+
+/// Lists the first [`PROBLEMS_SHOWN`] problems, one a line, and counts the rest.
+fn list_problems(problems: &[LineProblem]) -> String {
+    let mut lines: Vec<String> = problems
+        .iter()
+        .take(PROBLEMS_SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    if problems.len() > PROBLEMS_SHOWN {
+        lines.push(format!(
+            "... and {} more; run `warroom check --data FILE` for the full list",
+            problems.len() - PROBLEMS_SHOWN
+        ));
+    }
+    lines.join("\n  ")
 }
 
 impl Example {
@@ -91,7 +111,9 @@ fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = String::from_utf8_lossy(&bytes);
+    // Editors on Windows often start UTF-8 files with a byte-order mark.
+    let bytes = bytes.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(&bytes);
+    let text = String::from_utf8_lossy(bytes);
     let mut examples = Vec::new();
     let mut problems = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -143,4 +165,34 @@ fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
         examples.push(example);
     }
     Ok((examples, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.jsonl");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let (_dir, path) =
+            write("\u{FEFF}{\"text\": \"restart nginx\", \"intent\": \"service.restart\"}\n");
+        let rows = load(&path).expect("a file with a byte-order mark loads");
+        assert_eq!(rows[0].text, "restart nginx");
+    }
+
+    #[test]
+    fn long_problem_lists_are_cut() {
+        let (_dir, path) = write(&"not json\n".repeat(25));
+        let message = load(&path).unwrap_err().to_string();
+        assert!(message.starts_with("25 invalid line(s)"), "{message}");
+        assert!(message.contains("rows.jsonl:20:"), "{message}");
+        assert!(!message.contains("rows.jsonl:21:"), "{message}");
+        assert!(message.contains("... and 5 more"), "{message}");
+    }
 }
