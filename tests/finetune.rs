@@ -179,3 +179,49 @@ fn non_finite_learning_rate_is_rejected() {
         );
     }
 }
+
+/// Returns the first and last loss of a fine-tune's summary line,
+/// "... loss A -> B (mean of first and last tenth) ...".
+fn losses(stdout: &str) -> (f32, f32) {
+    let tail = stdout
+        .split(", loss ")
+        .nth(1)
+        .expect("a loss in the summary");
+    let mut numbers = tail
+        .split([' ', '(', ';'])
+        .filter_map(|word| word.parse::<f32>().ok());
+    let first = numbers.next().expect("a first loss");
+    let last = numbers.next().expect("a last loss");
+    (first, last)
+}
+
+#[test]
+fn classify_loss_falls_on_a_small_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.jsonl");
+    std::fs::write(&train, TRAIN_ROWS).unwrap();
+    let out = dir.path().join("tuned");
+    let mut args = base_fine_tune(&out, &train);
+    args.extend([
+        "--loss",
+        "classify",
+        "--epochs",
+        "8",
+        "--batch-size",
+        "8",
+        "--learning-rate",
+        "1e-4",
+        "--max-tokens",
+        "16",
+    ]);
+    let output = warroom(&args);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.contains("8 steps"), "{stdout}");
+    let (first, last) = losses(&stdout);
+    assert!(last < first, "loss rose from {first} to {last}: {stdout}");
+
+    let provenance: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("provenance.json")).unwrap()).unwrap();
+    assert_eq!(provenance["fine_tune"]["loss"], "classify", "{provenance}");
+}

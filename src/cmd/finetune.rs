@@ -34,7 +34,7 @@ pub struct FineTuneArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     holdout_every: Option<u32>,
 
-    /// Contrastive loss
+    /// Training loss
     #[arg(long, value_enum, default_value = "cosine")]
     loss: Loss,
 
@@ -42,7 +42,7 @@ pub struct FineTuneArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     epochs: usize,
 
-    /// Pairs (cosine) or anchors (mnrl) per optimizer step
+    /// Pairs (cosine), anchors (mnrl) or texts (classify) per optimizer step
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     batch_size: u32,
 

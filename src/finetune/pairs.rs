@@ -224,6 +224,23 @@ impl TrainingSet {
         batches
     }
 
+    /// Class of text `index` for a classification loss: its intent's index,
+    /// or [`TrainingSet::intent_count`] for a negative.
+    pub fn class_of(&self, index: usize) -> usize {
+        self.classes[index].unwrap_or(self.intents.len())
+    }
+
+    /// Shuffles every text once into batches of at most `batch_size`, one
+    /// epoch for a classification loss.
+    pub fn sample_text_batches(&self, batch_size: usize, rng: &mut impl Rng) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.texts.len()).collect();
+        order.shuffle(rng);
+        order
+            .chunks(batch_size.max(1))
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
     /// Picks a text of intent `class` other than `anchor`, if the intent has one.
     fn other_member(&self, class: usize, anchor: usize, rng: &mut impl Rng) -> Option<usize> {
         let members = &self.intents[class];
@@ -325,6 +342,20 @@ mod tests {
                 assert_eq!(set.classes[negative], None);
             }
         }
+    }
+
+    #[test]
+    fn text_batches_cover_every_text_once() {
+        let set = set();
+        let batches = set.sample_text_batches(4, &mut StdRng::seed_from_u64(7));
+        assert_eq!(batches.len(), 3);
+        let mut seen: Vec<usize> = batches.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..set.len()).collect::<Vec<_>>());
+        let negatives: Vec<usize> = (0..set.len())
+            .filter(|&index| set.class_of(index) == set.intent_count())
+            .collect();
+        assert_eq!(negatives.len(), set.negative_count());
     }
 
     #[test]
