@@ -57,8 +57,9 @@ fn list_problems(problems: &[LineProblem]) -> String {
         .collect();
     if problems.len() > PROBLEMS_SHOWN {
         lines.push(format!(
-            "... and {} more; run `warroom check --data FILE` for the full list",
-            problems.len() - PROBLEMS_SHOWN
+            "... and {} more; run `warroom check --data {}` for the full list",
+            problems.len() - PROBLEMS_SHOWN,
+            problems[PROBLEMS_SHOWN].file.display()
         ));
     }
     lines.join("\n  ")
@@ -111,15 +112,30 @@ fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
         path: path.to_path_buf(),
         source,
     })?;
-    // Editors on Windows often start UTF-8 files with a byte-order mark.
-    let bytes = bytes.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(&bytes);
-    let text = String::from_utf8_lossy(bytes);
     let mut examples = Vec::new();
     let mut problems = Vec::new();
+    // Windows tools save "Unicode" text as UTF-16, which starts with a
+    // byte-order mark or, for ASCII text, has every other byte zero.
+    if bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || bytes.iter().take(64).filter(|&&byte| byte == 0).count() >= 8
+    {
+        problems.push(LineProblem {
+            file: path.to_path_buf(),
+            line: 1,
+            message: "the file is UTF-16 encoded; save it as UTF-8".to_string(),
+            repeat: false,
+        });
+        return Ok((examples, problems));
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let mut seen: HashMap<String, usize> = HashMap::new();
 
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
+        // Editors on Windows often start UTF-8 files with a byte-order mark,
+        // and joined files carry it into later lines.
+        let line = line.trim_start_matches('\u{FEFF}');
         let mut problem = |message: String, repeat: bool| {
             problems.push(LineProblem {
                 file: path.to_path_buf(),
@@ -187,6 +203,34 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_mark_inside_the_file_is_skipped() {
+        let row = "{\"text\": \"restart nginx\", \"intent\": \"service.restart\"}\n";
+        let (_dir, path) = write(&format!("\u{FEFF}{row}\u{FEFF}\u{FEFF}{row}"));
+        let rows = load(&path).expect("byte-order marks at line starts are skipped");
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn utf16_file_is_named() {
+        let row = "{\"text\": \"restart nginx\", \"intent\": \"service.restart\"}\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.jsonl");
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(row.encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(&path, bytes).unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("UTF-16 encoded; save it as UTF-8"),
+            "{message}"
+        );
+
+        let without_mark: Vec<u8> = row.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        std::fs::write(&path, without_mark).unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(message.contains("UTF-16 encoded"), "{message}");
+    }
+
+    #[test]
     fn long_problem_lists_are_cut() {
         let (_dir, path) = write(&"not json\n".repeat(25));
         let message = load(&path).unwrap_err().to_string();
@@ -194,5 +238,9 @@ mod tests {
         assert!(message.contains("rows.jsonl:20:"), "{message}");
         assert!(!message.contains("rows.jsonl:21:"), "{message}");
         assert!(message.contains("... and 5 more"), "{message}");
+        assert!(
+            message.contains(&format!("warroom check --data {}", path.display())),
+            "{message}"
+        );
     }
 }

@@ -198,23 +198,19 @@ fn losses(stdout: &str) -> (f32, f32) {
 #[test]
 fn classify_loss_falls_on_a_small_set() {
     let dir = tempfile::tempdir().unwrap();
-    let train = dir.path().join("train.jsonl");
-    std::fs::write(&train, TRAIN_ROWS).unwrap();
-    let out = dir.path().join("tuned");
-    let mut args = base_fine_tune(&out, &train);
-    args.extend([
-        "--loss",
-        "classify",
-        "--epochs",
-        "8",
-        "--batch-size",
-        "8",
-        "--learning-rate",
-        "1e-4",
-        "--max-tokens",
-        "16",
-    ]);
-    let output = warroom(&args);
+    let (output, out) = short_run(
+        dir.path(),
+        &[
+            "--loss",
+            "classify",
+            "--epochs",
+            "8",
+            "--batch-size",
+            "8",
+            "--learning-rate",
+            "1e-4",
+        ],
+    );
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(stdout.contains("8 steps"), "{stdout}");
@@ -224,4 +220,59 @@ fn classify_loss_falls_on_a_small_set() {
     let provenance: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("provenance.json")).unwrap()).unwrap();
     assert_eq!(provenance["fine_tune"]["loss"], "classify", "{provenance}");
+}
+
+/// Fine-tunes the base model on the small file with `extra` arguments and
+/// returns the output and the output directory.
+fn short_run(dir: &Path, extra: &[&str]) -> (Output, std::path::PathBuf) {
+    let train = dir.join("train.jsonl");
+    std::fs::write(&train, TRAIN_ROWS).unwrap();
+    let out = dir.join("tuned");
+    let mut args = base_fine_tune(&out, &train);
+    args.extend(["--max-tokens", "16"]);
+    args.extend(extra);
+    (warroom(&args), out)
+}
+
+#[test]
+fn overflowing_weights_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, out) = short_run(
+        dir.path(),
+        &[
+            "--loss",
+            "classify",
+            "--max-steps",
+            "1",
+            "--learning-rate",
+            "1e6",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{}", text(&output.stdout));
+    assert!(
+        stderr.contains("not finite or too large for f16"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lower `--learning-rate`"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn rising_loss_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = short_run(
+        dir.path(),
+        &[
+            "--loss",
+            "classify",
+            "--batch-size",
+            "4",
+            "--learning-rate",
+            "10",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: the loss rose"), "{stderr}");
 }

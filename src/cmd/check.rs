@@ -51,6 +51,12 @@ pub fn run(global: &GlobalArgs, args: CheckArgs, out: &mut dyn Write) -> anyhow:
     let catalog_texts = catalog.as_ref().map(catalog_texts).unwrap_or_default();
     for file in &data_files {
         let (examples, line_problems) = dataset::check(file)?;
+        if examples.is_empty() && line_problems.is_empty() {
+            problems.push(format!(
+                "{}: no labelled rows; add JSON lines such as {{\"text\": \"restart nginx on web-01\", \"intent\": \"service.restart\"}}",
+                file.display()
+            ));
+        }
         problems.extend(line_problems.iter().map(ToString::to_string));
         data_rows += examples.len();
         for example in &examples {

@@ -39,8 +39,8 @@ pub struct FineTuneArgs {
     loss: Loss,
 
     /// Passes over the labelled texts. Each pass samples new pairs
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    epochs: usize,
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    epochs: u32,
 
     /// Pairs (cosine), anchors (mnrl) or texts (classify) per optimizer step
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
@@ -123,7 +123,7 @@ fn train_into(global: &GlobalArgs, args: &FineTuneArgs, staging: &Path) -> anyho
 
     let settings = FineTuneSettings {
         loss: args.loss,
-        epochs: args.epochs,
+        epochs: args.epochs as usize,
         batch_size: args.batch_size as usize,
         learning_rate: args.learning_rate,
         max_tokens: args.max_tokens as usize,
@@ -159,6 +159,12 @@ fn train_into(global: &GlobalArgs, args: &FineTuneArgs, staging: &Path) -> anyho
     .with_context(|| format!("failed to fine-tune `{}`", base_dir.display()))?;
     progress.finish_and_clear();
 
+    if report.training.last_loss > report.training.first_loss {
+        eprintln!(
+            "warning: the loss rose from {:.4} to {:.4}, so the model may be worse than its base; lower `--learning-rate` and compare both with `warroom eval`",
+            report.training.first_loss, report.training.last_loss
+        );
+    }
     Ok(format!(
         "fine-tuned on {} texts ({} intents, {} negatives): {} steps in {:.1} s, loss {:.4} -> {:.4} (mean of first and last tenth); written to {}",
         report.texts,

@@ -44,7 +44,7 @@ pub enum FineTuneError {
     UnknownLabels { labels: Vec<String> },
 
     #[error(
-        "cannot fine-tune on {intents} intent(s), {usable} with two or more texts: need at least two such intents"
+        "cannot fine-tune on {intents} intent(s), {usable} with two or more distinct texts (texts that are equal once identifiers are masked count once): need at least two such intents"
     )]
     TooFewExamples { intents: usize, usable: usize },
 
@@ -55,6 +55,11 @@ pub enum FineTuneError {
         "training diverged at step {step} (the loss is not a finite number); lower `--learning-rate`"
     )]
     Diverged { step: usize },
+
+    #[error(
+        "the trained weights `{tensor}` contain values that are not finite or too large for f16; lower `--learning-rate`"
+    )]
+    NonFiniteWeights { tensor: String },
 
     #[error("model computation failed")]
     Tensor(#[from] candle_core::Error),

@@ -1,11 +1,11 @@
 //! Writing a fine-tuned model directory: f16 weights, the base model's
 //! other files, and a provenance file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
 
-use candle_core::DType;
+use candle_core::{DType, Tensor};
 
 use super::FineTuneError;
 use super::bert::TrainableBert;
@@ -38,6 +38,7 @@ pub fn write_model_dir(
     fs::create_dir_all(out_dir).map_err(write_error)?;
 
     let tensors = model.tensors(DType::F16)?;
+    check_finite(&tensors)?;
     let partial_path = out_dir.join(format!("{WEIGHTS_FILE}.partial"));
     let weights_path = out_dir.join(WEIGHTS_FILE);
     candle_core::safetensors::save(&tensors, &partial_path).map_err(|error| {
@@ -122,6 +123,26 @@ pub fn write_model_dir(
 /// fine-tuned derivative and how they were made, since the Apache-2.0
 /// licence requires changed files to carry such a notice. A base without
 /// a card gets the notice alone.
+/// Fails on the first tensor that contains a NaN or an infinity. A far too
+/// high learning rate leaves them after the last step, which no loss check
+/// sees, and values beyond the range of f16 become infinite when converted.
+fn check_finite(tensors: &HashMap<String, Tensor>) -> Result<(), FineTuneError> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort_unstable();
+    for name in names {
+        let values = tensors[name]
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        if !values.iter().all(|value| value.is_finite()) {
+            return Err(FineTuneError::NonFiniteWeights {
+                tensor: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn model_card(base_readme: &Path, command: &str) -> Result<String, FineTuneError> {
     let notice = format!(
         "# Fine-tuned by warroom\n\n\

@@ -116,13 +116,17 @@ pub fn train(
 ) -> Result<TrainingReport, FineTuneError> {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(settings.seed);
-    let epochs: Vec<Epoch> = (0..settings.epochs)
-        .map(|_| Epoch::sample(set, settings, &mut rng))
-        .collect();
-    let mut total_steps: usize = epochs.iter().map(Epoch::len).sum();
-    if let Some(max_steps) = settings.max_steps {
-        total_steps = total_steps.min(max_steps);
+    // Epochs are sampled up front so the step count is known, but no more
+    // of them than `max_steps` needs.
+    let max_steps = settings.max_steps.unwrap_or(usize::MAX);
+    let mut epochs: Vec<Epoch> = Vec::new();
+    let mut total_steps = 0;
+    while epochs.len() < settings.epochs && total_steps < max_steps {
+        let epoch = Epoch::sample(set, settings, &mut rng);
+        total_steps += epoch.len();
+        epochs.push(epoch);
     }
+    total_steps = total_steps.min(max_steps);
     if total_steps == 0 {
         return Err(FineTuneError::NoBatches);
     }
