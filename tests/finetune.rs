@@ -153,7 +153,7 @@ fn fine_tune_rejects_a_non_empty_out_dir() {
 #[test]
 fn failed_fine_tune_leaves_no_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("tuned");
+    let out = dir.path().join("new/parent/tuned");
     let missing = dir.path().join("missing.jsonl");
     let output = warroom(&base_fine_tune(&out, &missing));
     assert!(!output.status.success());

@@ -73,7 +73,7 @@ pub fn run(
     args: FineTuneArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    let staging = prepare_out_dir(&args.out)?;
+    let (staging, created) = prepare_out_dir(&args.out)?;
     let result = train_into(global, &args, &staging)
         .and_then(|summary| publish(&staging, &args.out).map(|()| summary));
     match result {
@@ -84,6 +84,11 @@ pub fn run(
         Err(error) => {
             // Best effort: the error matters more than a leftover directory.
             let _ = std::fs::remove_dir_all(&staging);
+            // Parents this run created go too, unless something else has
+            // written into them meanwhile (`remove_dir` fails then).
+            for dir in created.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
             Err(error)
         }
     }
@@ -182,8 +187,9 @@ fn train_into(global: &GlobalArgs, args: &FineTuneArgs, staging: &Path) -> anyho
 /// the staging directory the model is written into before it moves to
 /// `out`. So a run never overwrites a model, the base one included, an
 /// unwritable path fails before training, and a killed run leaves no
-/// half-written model under `out`.
-fn prepare_out_dir(out: &Path) -> anyhow::Result<PathBuf> {
+/// half-written model under `out`. Also returns the parent directories it
+/// had to create, outermost first, so that a failed run can remove them.
+fn prepare_out_dir(out: &Path) -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
     if out.exists() {
         if !out.is_dir() {
             anyhow::bail!(
@@ -212,9 +218,15 @@ fn prepare_out_dir(out: &Path) -> anyhow::Result<PathBuf> {
         name.to_string_lossy(),
         std::process::id()
     ));
+    let mut created: Vec<PathBuf> = parent
+        .ancestors()
+        .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    created.reverse();
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("failed to create directory `{}`", staging.display()))?;
-    Ok(staging)
+    Ok((staging, created))
 }
 
 /// Moves the finished model from `staging` to `out`, which must still be
