@@ -44,8 +44,8 @@ pub enum DatasetError {
     Invalid { problems: Vec<LineProblem> },
 }
 
-/// Invalid lines shown in a [`DatasetError::Invalid`] message; the rest
-/// are counted, so that a file in the wrong format does not flood the terminal.
+/// Invalid lines shown in a [`DatasetError::Invalid`] message. The rest are
+/// only counted, so a file in the wrong format does not flood the terminal.
 const PROBLEMS_SHOWN: usize = 20;
 
 /// Lists the first [`PROBLEMS_SHOWN`] problems, one a line, and counts the rest.
@@ -114,8 +114,8 @@ fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
     })?;
     let mut examples = Vec::new();
     let mut problems = Vec::new();
-    // Windows tools save "Unicode" text as UTF-16, which starts with a
-    // byte-order mark or, for ASCII text, has every other byte zero.
+    // A UTF-16 file starts with a byte-order mark or, when its text is
+    // ASCII, has every other byte zero.
     if bytes.starts_with(&[0xFF, 0xFE])
         || bytes.starts_with(&[0xFE, 0xFF])
         || bytes.iter().take(64).filter(|&&byte| byte == 0).count() >= 8
@@ -133,8 +133,8 @@ fn read(path: &Path) -> Result<(Vec<Example>, Vec<LineProblem>), DatasetError> {
 
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
-        // Editors on Windows often start UTF-8 files with a byte-order mark,
-        // and joined files carry it into later lines.
+        // A UTF-8 file may start with a byte-order mark, and joining such
+        // files carries the mark into later lines.
         let line = line.trim_start_matches('\u{FEFF}');
         let mut problem = |message: String, repeat: bool| {
             problems.push(LineProblem {

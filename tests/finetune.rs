@@ -198,11 +198,9 @@ fn losses(stdout: &str) -> (f32, f32) {
 #[test]
 fn classify_loss_falls_on_a_small_set() {
     let dir = tempfile::tempdir().unwrap();
-    let (output, out) = short_run(
+    let (output, out) = classify_run(
         dir.path(),
         &[
-            "--loss",
-            "classify",
             "--epochs",
             "8",
             "--batch-size",
@@ -222,14 +220,14 @@ fn classify_loss_falls_on_a_small_set() {
     assert_eq!(provenance["fine_tune"]["loss"], "classify", "{provenance}");
 }
 
-/// Fine-tunes the base model on the small file with `extra` arguments and
-/// returns the output and the output directory.
-fn short_run(dir: &Path, extra: &[&str]) -> (Output, std::path::PathBuf) {
+/// Fine-tunes the base model on the small file with the classification
+/// loss and `extra` arguments, and returns the output and the output directory.
+fn classify_run(dir: &Path, extra: &[&str]) -> (Output, std::path::PathBuf) {
     let train = dir.join("train.jsonl");
     std::fs::write(&train, TRAIN_ROWS).unwrap();
     let out = dir.join("tuned");
     let mut args = base_fine_tune(&out, &train);
-    args.extend(["--max-tokens", "16"]);
+    args.extend(["--loss", "classify", "--max-tokens", "16"]);
     args.extend(extra);
     (warroom(&args), out)
 }
@@ -237,17 +235,7 @@ fn short_run(dir: &Path, extra: &[&str]) -> (Output, std::path::PathBuf) {
 #[test]
 fn overflowing_weights_are_not_written() {
     let dir = tempfile::tempdir().unwrap();
-    let (output, out) = short_run(
-        dir.path(),
-        &[
-            "--loss",
-            "classify",
-            "--max-steps",
-            "1",
-            "--learning-rate",
-            "1e6",
-        ],
-    );
+    let (output, out) = classify_run(dir.path(), &["--max-steps", "1", "--learning-rate", "1e6"]);
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{}", text(&output.stdout));
     assert!(
@@ -261,17 +249,7 @@ fn overflowing_weights_are_not_written() {
 #[test]
 fn rising_loss_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
-    let (output, _) = short_run(
-        dir.path(),
-        &[
-            "--loss",
-            "classify",
-            "--batch-size",
-            "4",
-            "--learning-rate",
-            "10",
-        ],
-    );
+    let (output, _) = classify_run(dir.path(), &["--batch-size", "4", "--learning-rate", "10"]);
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("warning: the loss rose"), "{stderr}");

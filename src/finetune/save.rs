@@ -124,8 +124,9 @@ pub fn write_model_dir(
 /// licence requires changed files to carry such a notice. A base without
 /// a card gets the notice alone.
 /// Fails on the first tensor that contains a NaN or an infinity. A far too
-/// high learning rate leaves them after the last step, which no loss check
-/// sees, and values beyond the range of f16 become infinite when converted.
+/// high learning rate can leave them after the last step, whose update the
+/// per-step loss check never covers, and values beyond f16's range become
+/// infinite when converted.
 fn check_finite(tensors: &HashMap<String, Tensor>) -> Result<(), FineTuneError> {
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort_unstable();

@@ -79,9 +79,9 @@ const CLASSIFY_SCALE: f64 = 20.0;
 /// Margin taken off each text's cosine to its own class. An estimate, not tuned.
 const CLASSIFY_MARGIN: f32 = 0.1;
 
-/// The class vectors start at the class means, so they need far larger
-/// steps than the encoder to follow it: their learning rate is the
-/// encoder's times this factor.
+/// Factor from the encoder's learning rate to the class vectors'. The
+/// vectors must keep up with the moving encoder, so they take larger steps.
+/// An estimate, not tuned.
 const CLASS_VECTOR_RATE_FACTOR: f64 = 50.0;
 
 /// Texts embedded at once while the class vectors are initialised.
