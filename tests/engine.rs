@@ -119,6 +119,18 @@ fn stop_traffic_and_until_are_requests() {
 }
 
 #[test]
+fn questions_with_not_yet_are_answered() {
+    for text in [
+        "why is web-01 still not healthy yet?",
+        "which alerts have not been acked yet",
+    ] {
+        let decision = decide(text);
+        assert_eq!(decision.outcome, Outcome::Matched, "`{text}`: {decision:?}");
+        assert_eq!(decision.risk, Some(Risk::Read), "`{text}`: {decision:?}");
+    }
+}
+
+#[test]
 fn decision_json_keeps_its_field_names() {
     let value = serde_json::to_value(decide("restart nginx on web-01 please")).expect("json");
     for key in [

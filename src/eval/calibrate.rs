@@ -109,7 +109,7 @@ pub fn calibrate(
                 };
                 grid.top_k
                     .iter()
-                    .map(|&top_k| matcher.ranking(&similarities, top_k))
+                    .map(|&top_k| matcher.ranking(&example.text, &similarities, top_k))
                     .collect()
             }),
         })

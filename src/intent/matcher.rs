@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::head::{Head, HeadError, HeadTraining};
 use super::mask::mask_entities;
+use super::negation::{guards_negation, is_negated};
 use super::settle::{is_exact, is_settled};
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
@@ -36,6 +37,9 @@ pub struct Matcher {
     vectors: Vec<f32>,
     entries: Vec<Entry>,
     head: Option<Head>,
+    /// Per intent: whether a negated or deferred message is declined when
+    /// the intent ranks first.
+    guards_negation: Vec<bool>,
 }
 
 /// One embedded exemplar or negative.
@@ -71,6 +75,9 @@ pub struct Ranking {
     pub oos_probability: Option<f32>,
     /// Lead over the runner-up, in probability with a head and in score without.
     pub lead: Option<f32>,
+    /// Whether the message negates or defers the best intent, an action
+    /// whose exemplars are mostly not phrased that way.
+    pub negated: bool,
     /// Nearest negative exemplar (entry index) and its similarity.
     pub best_negative: Option<(usize, f32)>,
 }
@@ -79,6 +86,7 @@ pub struct Ranking {
 #[derive(Debug, Clone, Copy)]
 enum Verdict {
     Matched,
+    Negated,
     Ambiguous,
     BelowThreshold,
     Classifier,
@@ -158,6 +166,7 @@ impl Matcher {
             }
         }
 
+        let guards_negation = catalog.intents().iter().map(guards_negation).collect();
         Ok(Self {
             catalog,
             embedder,
@@ -166,6 +175,7 @@ impl Matcher {
             vectors,
             entries,
             head: None,
+            guards_negation,
         })
     }
 
@@ -296,7 +306,7 @@ impl Matcher {
             let index = to_embed[position];
             let similarities = self.similarities(embedding);
             if approximate {
-                let ranking = self.ranking(&similarities, self.config.top_k);
+                let ranking = self.ranking(texts[index], &similarities, self.config.top_k);
                 if !is_settled(&ranking, &self.config) {
                     tracing::debug!(?ranking, "decision made again on the exact embedding");
                     unsettled.push(position);
@@ -371,10 +381,10 @@ impl Matcher {
         }
     }
 
-    /// Summarises how a message scores with `top_k` exemplars per intent.
-    pub fn ranking(&self, similarities: &Similarities, top_k: usize) -> Ranking {
+    /// Summarises how message `text` scores with `top_k` exemplars per intent.
+    pub fn ranking(&self, text: &str, similarities: &Similarities, top_k: usize) -> Ranking {
         let ranked = self.rank_intents(similarities, top_k);
-        self.summarize(&ranked, similarities)
+        self.summarize(text, &ranked, similarities)
     }
 
     /// Returns the outcome and intent (by name) `config` gives a ranked
@@ -390,13 +400,19 @@ impl Matcher {
                 Some(&self.catalog.intents()[ranking.top].name),
             ),
             Verdict::Ambiguous => (Outcome::Ambiguous, None),
-            Verdict::BelowThreshold | Verdict::Classifier | Verdict::NearNegative { .. } => {
-                (Outcome::OutOfScope, None)
-            }
+            Verdict::Negated
+            | Verdict::BelowThreshold
+            | Verdict::Classifier
+            | Verdict::NearNegative { .. } => (Outcome::OutOfScope, None),
         }
     }
 
-    fn summarize(&self, ranked: &[IntentScore], similarities: &Similarities) -> Ranking {
+    fn summarize(
+        &self,
+        text: &str,
+        ranked: &[IntentScore],
+        similarities: &Similarities,
+    ) -> Ranking {
         let top = ranked[0];
         let value = |score: &IntentScore| score.probability.unwrap_or(score.score);
         let oos_probability = similarities
@@ -412,6 +428,7 @@ impl Matcher {
             oos_probability,
             lead: ranked.get(1).map(|second| value(&top) - value(second)),
             best_negative: self.best_negative(&similarities.values),
+            negated: self.guards_negation[top.intent] && is_negated(text),
         }
     }
 
@@ -425,7 +442,7 @@ impl Matcher {
         config: &MatcherConfig,
     ) -> Decision {
         let ranked = self.rank_intents(similarities, config.top_k);
-        let ranking = self.summarize(&ranked, similarities);
+        let ranking = self.summarize(text, &ranked, similarities);
         let verdict = verdict(&ranking, config);
         let similarities = &similarities.values;
 
@@ -455,6 +472,14 @@ impl Matcher {
         };
 
         match verdict {
+            Verdict::Negated => {
+                explanation.summary = format!(
+                    "the message asks not to do `{}`, or to do it later",
+                    top_intent.name
+                );
+                explanation.decline = Some(DeclineReason::Negated);
+                self.declined(text, top.score, alternatives(false), explanation)
+            }
             Verdict::BelowThreshold => {
                 explanation.summary = format!(
                     "best intent `{}` scored {:.3}, below the {} threshold {:.3}",
@@ -568,9 +593,6 @@ impl Matcher {
         if !has_word(text) {
             return Some(DeclineReason::NoWords);
         }
-        if is_negated(text) {
-            return Some(DeclineReason::Negated);
-        }
         if is_identifier_only(text) {
             return Some(DeclineReason::IdentifierOnly);
         }
@@ -580,7 +602,6 @@ impl Matcher {
     fn declined_early(&self, text: &str, reason: DeclineReason) -> Decision {
         let summary = match reason {
             DeclineReason::Empty => "the message is empty",
-            DeclineReason::Negated => "the message asks not to do something, or to wait",
             DeclineReason::IdentifierOnly => {
                 "the message is only an identifier: it does not say what to do with it"
             }
@@ -690,90 +711,6 @@ fn has_word(text: &str) -> bool {
         .any(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 2)
 }
 
-/// Openings of a negated or deferred request ("don't restart nginx",
-/// "hold off on blocking it"): such a message is never proposed as the
-/// action it names. Apostrophes are normalised before matching.
-const NEGATED_OPENINGS: [&str; 12] = [
-    "don't ",
-    "dont ",
-    "do not ",
-    "no need to ",
-    "no need for ",
-    "let's not ",
-    "lets not ",
-    "never ",
-    "hold off ",
-    "cancel ",
-    "no, ",
-    "no. ",
-];
-
-/// Words after an opening `stop` that make it call off an action ("stop
-/// the restart", "stop it").
-const STOPPED_OBJECTS: [&str; 6] = ["it", "that", "this", "the", "everything", "now"];
-
-/// Returns whether a message opening with `stop` calls off an action
-/// ("stop blocking it", "stop the rollback") rather than requests that
-/// traffic or a process be stopped ("stop all traffic from 192.0.2.12").
-fn stops_an_action(lower: &str) -> bool {
-    let Some(rest) = lower.strip_prefix("stop ") else {
-        return false;
-    };
-    let next = rest
-        .split(|c: char| !c.is_alphanumeric())
-        .find(|word| !word.is_empty())
-        .unwrap_or_default();
-    next.ends_with("ing") || STOPPED_OBJECTS.contains(&next)
-}
-
-/// Phrases that defer a request anywhere in the message.
-const DEFERRING_PHRASES: [&str; 6] = [
-    " yet",
-    "not now",
-    "later today",
-    "tomorrow",
-    "after the",
-    "skip the ",
-];
-
-/// Phrases that take a request back after it was written ("restart nginx,
-/// no wait, don't").
-const TAKE_BACK_PHRASES: [&str; 5] = ["no wait", ", don't", ", dont", ", do not", "never mind"];
-
-/// Last words that put a request off ("restart nginx later").
-const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
-
-/// Words that make a closing `tomorrow` or `later` the end of a duration
-/// ("mute ALRT-1 until 8am tomorrow") rather than a deferral.
-const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
-
-/// Returns whether the message requests no action, or a later one.
-fn is_negated(text: &str) -> bool {
-    let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
-    let trimmed = lower
-        .trim_start_matches(|c: char| !c.is_alphanumeric())
-        .trim_start_matches("please ")
-        .trim_start_matches("pls ");
-    let opening = NEGATED_OPENINGS
-        .iter()
-        .any(|opening| trimmed.starts_with(opening))
-        || stops_an_action(trimmed);
-    let deferred = DEFERRING_PHRASES
-        .iter()
-        .any(|phrase| lower.contains(phrase))
-        && (lower.contains("don't")
-            || lower.contains("dont")
-            || lower.contains("not ")
-            || lower.contains("skip"));
-    let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
-    let bounded = UNTIL_WORDS.iter().any(|word| lower.contains(word));
-    let taken_back = TAKE_BACK_PHRASES
-        .iter()
-        .any(|phrase| lower.contains(phrase))
-        || (!bounded && DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word)));
-    opening || deferred || taken_back
-}
-
 /// Returns whether the message is nothing but identifiers (`INC-4821`,
 /// `203.0.113.7`, a hash), which name a thing without a request.
 fn is_identifier_only(text: &str) -> bool {
@@ -792,8 +729,12 @@ const IDENTIFIER_WORDS: [&str; 10] = [
     "link", "cve", "ip", "address", "range", "file", "hash", "incident", "alert", "server",
 ];
 
-/// Applies the gates in order: absolute score, nearest negative, margin.
+/// Applies the gates in order: negation, absolute score, classifier,
+/// nearest negative, margin.
 fn verdict(ranking: &Ranking, config: &MatcherConfig) -> Verdict {
+    if ranking.negated {
+        return Verdict::Negated;
+    }
     let tier = config.thresholds.for_risk(ranking.top_risk);
     // A broken model can give NaN scores, which pass every comparison.
     if !ranking.top_score.is_finite() || ranking.top_score < tier.min_score {

@@ -7,6 +7,7 @@ mod decision;
 mod head;
 mod mask;
 mod matcher;
+mod negation;
 mod settle;
 mod thresholds;
 

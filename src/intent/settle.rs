@@ -89,6 +89,7 @@ mod tests {
             oos_probability: Some(oos),
             lead: Some(lead),
             best_negative: None,
+            negated: false,
         }
     }
 
