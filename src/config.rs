@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::intent::MatcherConfig;
+use crate::intent::{HeadTraining, MatcherConfig};
 use crate::model::ModelSpec;
 
 /// Name of the config file looked for in the working directory.
@@ -46,6 +46,8 @@ pub struct Config {
     /// `None` runs the matcher on exemplar similarity alone.
     pub training: Option<PathBuf>,
     pub matcher: MatcherConfig,
+    /// Classifier head training settings.
+    pub head: HeadTraining,
 }
 
 /// The config file as written.
@@ -64,6 +66,9 @@ pub struct RawConfig {
     /// Scoring settings and thresholds by risk tier.
     #[serde(default)]
     pub matcher: MatcherConfig,
+    /// Settings of the classifier head.
+    #[serde(default)]
+    pub head: RawHead,
     /// Settings of the chat bot, read and validated by `chat::ChatSettings`.
     #[serde(default)]
     pub chat: Option<toml::Table>,
@@ -115,7 +120,14 @@ impl Config {
     }
 
     fn from_raw(raw: RawConfig, base: &Path, source: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let problems = raw.matcher.thresholds.problems();
+        let mut problems = raw.matcher.thresholds.problems();
+        let mut head = HeadTraining::default();
+        if let Some(l2) = raw.head.l2 {
+            match l2_problem(l2) {
+                Some(problem) => problems.push(format!("head.l2: {problem}")),
+                None => head.l2 = l2,
+            }
+        }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: source.unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
@@ -141,8 +153,23 @@ impl Config {
                 None => Some(base.join(DEFAULT_TRAINING)).filter(|path| path.is_file()),
             },
             matcher: raw.matcher,
+            head,
         })
     }
+}
+
+/// The `[head]` table as written.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHead {
+    /// L2 penalty on the head's weights (see [`HeadTraining::l2`]).
+    pub l2: Option<f64>,
+}
+
+/// Returns the problem with an L2 penalty value, or `None` when it is valid.
+pub fn l2_problem(l2: f64) -> Option<String> {
+    (!l2.is_finite() || l2 < 0.0)
+        .then(|| format!("the L2 penalty must be a number of 0 or more (0 turns it off), got {l2}"))
 }
 
 /// `$XDG_CACHE_HOME/warroom/embeddings.sqlite`, else under `~/.cache`, else
@@ -189,4 +216,42 @@ pub fn write_matcher(path: &Path, matcher: &MatcherConfig) -> Result<(), ConfigE
             path: path.to_path_buf(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, text).expect("config written");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn config_reads_head_l2() {
+        let default = load("").expect("empty config loads");
+        assert_eq!(default.head, HeadTraining::default());
+        let off = load("[head]\nl2 = 0.0\n").expect("config loads");
+        assert_eq!(off.head.l2, 0.0);
+        assert_eq!(off.head.epochs, HeadTraining::default().epochs);
+    }
+
+    #[test]
+    fn config_rejects_invalid_head_l2() {
+        for value in ["-0.5", "nan", "inf"] {
+            let error = load(&format!("[head]\nl2 = {value}\n")).expect_err(value);
+            let message = error.to_string();
+            assert!(
+                message.contains("head.l2: the L2 penalty must be a number of 0 or more"),
+                "{message}"
+            );
+        }
+        let error = load("[head]\nepochs = 3\n").expect_err("unknown key");
+        assert!(
+            error.to_string().contains("unknown field `epochs`"),
+            "{error}"
+        );
+    }
 }

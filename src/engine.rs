@@ -42,9 +42,9 @@ pub enum EngineError {
 pub fn train_head(
     matcher: &Matcher,
     rows: &[Example],
+    settings: HeadTraining,
     mut cache: Option<&mut EmbeddingCache>,
 ) -> Result<Head, EngineError> {
-    let settings = HeadTraining::default();
     let labelled: Vec<(&str, &str)> = rows
         .iter()
         .map(|row| (row.text.as_str(), row.intent.as_str()))
@@ -122,7 +122,7 @@ pub fn load_matcher(config: &Config) -> Result<Matcher, EngineError> {
     let mut matcher = Matcher::new(catalog, embedder, config.matcher, cache.as_mut())?;
     if let Some(training) = &config.training {
         let rows = dataset::load(training)?;
-        let head = train_head(&matcher, &rows, cache.as_mut())?;
+        let head = train_head(&matcher, &rows, config.head, cache.as_mut())?;
         matcher.set_head(Some(head));
     }
     tracing::info!(

@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::Args;
 use warroom::config::CONFIG_FILE;
 use warroom::eval::{HeadUse, Target};
-use warroom::intent::HeadTraining;
 
 use super::eval::{calibrate_on, load_matcher};
 use super::{GlobalArgs, load_config};
@@ -68,7 +67,7 @@ pub fn run(
         Some(training) if args.train.is_none() && same_file(training, &args.dev) => {
             HeadUse::CrossFitted {
                 folds: CROSS_FIT_FOLDS,
-                training: HeadTraining::default(),
+                training: config.head,
             }
         }
         _ => HeadUse::Installed,

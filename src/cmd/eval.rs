@@ -169,7 +169,7 @@ pub(super) fn load_matcher(config: &Config, train: Option<&[Example]>) -> anyhow
     let mut matcher = Matcher::new(catalog, embedder, config.matcher, cache.as_mut())?;
     // The training file's rows are already the catalog's exemplars, so the
     // head learns from them alone.
-    let head = warroom::engine::train_head(&matcher, &[], cache.as_mut())?;
+    let head = warroom::engine::train_head(&matcher, &[], config.head, cache.as_mut())?;
     matcher.set_head(Some(head));
     Ok(matcher)
 }

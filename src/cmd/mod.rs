@@ -53,6 +53,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub cache: Option<PathBuf>,
 
+    /// L2 penalty on the classifier head's weights, or 0 for none
+    /// [default: the config's `[head] l2`, else 0.1]
+    #[arg(long, global = true, value_name = "L2")]
+    pub head_l2: Option<f64>,
+
     /// More log output on standard error (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -112,6 +117,12 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
     }
     if let Some(cache) = &global.cache {
         config.cache = cache.clone();
+    }
+    if let Some(l2) = global.head_l2 {
+        if let Some(problem) = warroom::config::l2_problem(l2) {
+            anyhow::bail!("--head-l2: {problem}");
+        }
+        config.head.l2 = l2;
     }
     Ok(config)
 }
