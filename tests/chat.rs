@@ -543,6 +543,19 @@ fn negated_request_is_not_proposed() {
 }
 
 #[test]
+fn negated_reply_names_the_waiting_proposal() {
+    let mut session = Session::new();
+    let proposal = needs_confirmation(&session.say(ALICE, "restart nginx on web-01")).clone();
+
+    let reply = session.say(ALICE, "wait, don't restart it yet");
+    let message = refused(&reply, ErrorKind::NoIntent);
+    assert!(message.starts_with("OK, I won't"), "{message}");
+    assert!(message.contains("is still waiting"), "{message}");
+    assert!(message.contains(&proposal.pending.to_string()), "{message}");
+    assert_eq!(session.restarts(), 0);
+}
+
+#[test]
 fn id_alone_asks_what_to_do() {
     let mut session = Session::new();
 

@@ -544,9 +544,18 @@ impl<'p> Dialogue<'p> {
     /// Builds the error for a message that requests no intent.
     pub(super) fn no_intent(&self, turn: &Turn<'_>, decision: &Decision) -> DispatchError {
         if matches!(decision.explanation.decline, Some(DeclineReason::Negated)) {
+            // A proposal still waiting would run on a later "yes", so the
+            // reply must not read as if it were called off.
+            let message = match self.pending.open_of(&turn.incoming.user).next() {
+                Some(action) => format!(
+                    "OK, I won't do that. Your proposed `{}` ({}) is still waiting: reply `no` to cancel it.",
+                    action.intent, action.id
+                ),
+                None => "OK, I won't do that. Ask again when you want it done.".to_string(),
+            };
             return DispatchError::NoIntent {
                 reason: "negated or deferred request".to_string(),
-                message: "OK, I won't do that. Ask again when you want it done.".to_string(),
+                message,
             };
         }
         DispatchError::NoIntent {

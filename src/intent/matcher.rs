@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::head::{Head, HeadError, HeadTraining};
 use super::mask::mask_entities;
-use super::negation::{guards_negation, is_negated};
+use super::negation::NegationGuard;
 use super::settle::{is_exact, is_settled};
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
@@ -37,9 +37,9 @@ pub struct Matcher {
     vectors: Vec<f32>,
     entries: Vec<Entry>,
     head: Option<Head>,
-    /// Per intent: whether a negated or deferred message is declined when
-    /// the intent ranks first.
-    guards_negation: Vec<bool>,
+    /// Per intent: when a negated or deferred message is declined with the
+    /// intent ranked first.
+    negation_guards: Vec<NegationGuard>,
 }
 
 /// One embedded exemplar or negative.
@@ -75,8 +75,8 @@ pub struct Ranking {
     pub oos_probability: Option<f32>,
     /// Lead over the runner-up, in probability with a head and in score without.
     pub lead: Option<f32>,
-    /// Whether the message negates or defers the best intent, an action
-    /// whose exemplars are mostly not phrased that way.
+    /// Whether the message takes back or puts off the best intent, in a way
+    /// that intent declines (see [`NegationGuard::declines`]).
     pub negated: bool,
     /// Nearest negative exemplar (entry index) and its similarity.
     pub best_negative: Option<(usize, f32)>,
@@ -166,7 +166,7 @@ impl Matcher {
             }
         }
 
-        let guards_negation = catalog.intents().iter().map(guards_negation).collect();
+        let negation_guards = catalog.intents().iter().map(NegationGuard::new).collect();
         Ok(Self {
             catalog,
             embedder,
@@ -175,7 +175,7 @@ impl Matcher {
             vectors,
             entries,
             head: None,
-            guards_negation,
+            negation_guards,
         })
     }
 
@@ -428,7 +428,7 @@ impl Matcher {
             oos_probability,
             lead: ranked.get(1).map(|second| value(&top) - value(second)),
             best_negative: self.best_negative(&similarities.values),
-            negated: self.guards_negation[top.intent] && is_negated(text),
+            negated: self.negation_guards[top.intent].declines(text),
         }
     }
 

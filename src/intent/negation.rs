@@ -3,10 +3,23 @@
 
 use super::{Intent, Risk};
 
-/// Openings of a negated or deferred request ("don't restart nginx",
-/// "hold off on blocking it"): such a message is never proposed as the
-/// action it names. Apostrophes are normalised before matching.
-const NEGATED_OPENINGS: [&str; 12] = [
+/// Kind of negation: the way a message takes a request back or puts it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Negation {
+    /// "don't restart nginx", "never isolate it", "restart nginx, no wait, don't".
+    Refusal,
+    /// "cancel the rollback", "stop blocking it", "no, not that one".
+    Cancellation,
+    /// "isolate web-01 later", "don't block it yet", "not now".
+    Deferral,
+    /// "not" beside a deferring phrase, which may defer a request or
+    /// describe unfinished work ("why has the patch not been applied yet").
+    NotYet,
+}
+
+/// Openings that refuse a request ("don't restart nginx", "hold off on
+/// blocking it"). Apostrophes are normalised before matching.
+const REFUSING_OPENINGS: [&str; 9] = [
     "don't ",
     "dont ",
     "do not ",
@@ -16,10 +29,10 @@ const NEGATED_OPENINGS: [&str; 12] = [
     "lets not ",
     "never ",
     "hold off ",
-    "cancel ",
-    "no, ",
-    "no. ",
 ];
+
+/// Openings that call off a request ("cancel the rollback", "no, ...").
+const CANCELLING_OPENINGS: [&str; 3] = ["cancel ", "no, ", "no. "];
 
 /// Words after an opening `stop` that make it call off an action ("stop
 /// the restart", "stop it").
@@ -60,52 +73,117 @@ const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
 /// ("mute ALRT-1 until 8am tomorrow") rather than a deferral.
 const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
 
-/// Returns whether the message requests no action, or a later one.
-pub(super) fn is_negated(text: &str) -> bool {
+/// Returns how the message takes back or puts off its request, if it does.
+pub(super) fn negation(text: &str) -> Option<Negation> {
     let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
     let trimmed = lower
         .trim_start_matches(|c: char| !c.is_alphanumeric())
         .trim_start_matches("please ")
         .trim_start_matches("pls ");
-    let opening = NEGATED_OPENINGS
+    let refused = REFUSING_OPENINGS
+        .iter()
+        .any(|opening| trimmed.starts_with(opening))
+        || TAKE_BACK_PHRASES
+            .iter()
+            .any(|phrase| lower.contains(phrase));
+    if refused {
+        return Some(Negation::Refusal);
+    }
+
+    let cancelled = CANCELLING_OPENINGS
         .iter()
         .any(|opening| trimmed.starts_with(opening))
         || stops_an_action(trimmed);
-    let deferred = DEFERRING_PHRASES
+    if cancelled {
+        return Some(Negation::Cancellation);
+    }
+
+    let deferring = DEFERRING_PHRASES
         .iter()
-        .any(|phrase| lower.contains(phrase))
-        && (lower.contains("don't")
-            || lower.contains("dont")
-            || lower.contains("not ")
-            || lower.contains("skip"));
+        .any(|phrase| lower.contains(phrase));
+    let deferred = deferring && DEFERRING_WORDS.iter().any(|word| lower.contains(word));
     let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
     let bounded = UNTIL_WORDS.iter().any(|word| lower.contains(word));
-    let taken_back = TAKE_BACK_PHRASES
-        .iter()
-        .any(|phrase| lower.contains(phrase))
-        || (!bounded && DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word)));
-    opening || deferred || taken_back
+    let put_off = !bounded && DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word));
+    if deferred || put_off {
+        return Some(Negation::Deferral);
+    }
+    (deferring && lower.contains("not ")).then_some(Negation::NotYet)
 }
 
-/// Share of an intent's exemplars that must be negated for the phrasing to
-/// be the intent's own ("cancel my card", "stop the music"). One negated
-/// exemplar among many is an exception and does not lift the guard.
-const OWN_PHRASING_SHARE: f64 = 0.25;
+/// Words that, beside a deferring phrase, put a request off ("don't
+/// isolate it yet", "skip the restart").
+const DEFERRING_WORDS: [&str; 5] = ["don't", "dont", "skip", "not yet", "not now"];
 
-/// Returns whether a negated or deferred message is declined when `intent`
-/// ranks first: it is an action, and its exemplars are not mostly phrased
-/// that way. Reading state is harmless however it is asked ("why has the
-/// deploy not finished yet?").
-pub(super) fn guards_negation(intent: &Intent) -> bool {
-    if intent.risk == Risk::Read {
-        return false;
+/// Words that open a question ("why has the deploy not finished yet").
+const QUESTION_OPENINGS: [&str; 17] = [
+    "what", "when", "where", "which", "who", "why", "how", "is", "are", "was", "were", "will",
+    "can", "could", "would", "should", "has",
+];
+
+/// Returns whether the message is a question: it ends with `?` or opens
+/// with a question word.
+fn is_question(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    let first = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|word| !word.is_empty())
+        .unwrap_or_default();
+    lower.ends_with('?') || QUESTION_OPENINGS.contains(&first)
+}
+
+/// Share of an intent's exemplars that must be negated one way for that
+/// way to be the intent's own phrasing ("cancel my card", "stop the
+/// music"). One negated exemplar among many is an exception.
+const OWN_PHRASING_SHARE: f64 = 0.2;
+
+/// When a negated or deferred message is declined, for one intent ranked first.
+#[derive(Debug, Clone)]
+pub(super) struct NegationGuard {
+    /// Whether the intent only reads state.
+    read: bool,
+    /// Kinds of negation that are the intent's own phrasing.
+    own: Vec<Negation>,
+}
+
+impl NegationGuard {
+    pub(super) fn new(intent: &Intent) -> Self {
+        let kinds: Vec<Negation> = intent
+            .exemplars
+            .iter()
+            .filter_map(|text| negation(text))
+            .collect();
+        let needed = OWN_PHRASING_SHARE * intent.exemplars.len() as f64;
+        let own = [
+            Negation::Refusal,
+            Negation::Cancellation,
+            Negation::Deferral,
+            Negation::NotYet,
+        ]
+        .into_iter()
+        .filter(|kind| kinds.iter().filter(|found| *found == kind).count() as f64 >= needed)
+        .collect();
+        Self {
+            read: intent.risk == Risk::Read,
+            own,
+        }
     }
-    let negated = intent
-        .exemplars
-        .iter()
-        .filter(|text| is_negated(text))
-        .count();
-    (negated as f64) < OWN_PHRASING_SHARE * intent.exemplars.len() as f64
+
+    /// Returns whether `text` is declined as a negated or deferred request.
+    /// A negation in the intent's own phrasing never is. A question for an
+    /// intent that only reads state is answered ("why has the deploy not
+    /// finished yet?"), while "don't look up 203.0.113.7" is declined.
+    pub(super) fn declines(&self, text: &str) -> bool {
+        let Some(kind) = negation(text) else {
+            return false;
+        };
+        if self.own.contains(&kind) {
+            return false;
+        }
+        // A question or a report of unfinished work ("my transfer has not
+        // arrived yet") is answered by reading state.
+        !(self.read && (kind == Negation::NotYet || is_question(text)))
+    }
 }
 
 #[cfg(test)]
@@ -132,57 +210,72 @@ mod tests {
     }
 
     #[test]
-    fn negation_flags_negated_and_deferred() {
-        for text in [
-            "don't restart nginx",
-            "Please do not block 203.0.113.7",
-            "stop blocking 203.0.113.7",
-            "restart nginx, no wait, don't",
-            "isolate web-01 later",
-            "hold off on the rollback",
+    fn negation_names_its_kind() {
+        for (text, kind) in [
+            ("don't restart nginx", Negation::Refusal),
+            ("Please do not block 203.0.113.7", Negation::Refusal),
+            ("restart nginx, no wait, don't", Negation::Refusal),
+            ("hold off on the rollback", Negation::Refusal),
+            ("cancel the rollback", Negation::Cancellation),
+            ("stop blocking 203.0.113.7", Negation::Cancellation),
+            ("isolate web-01 later", Negation::Deferral),
+            ("block it, but not now", Negation::Deferral),
+            ("don't isolate db-02 yet", Negation::Refusal),
+            ("isolate db-02, not yet", Negation::Deferral),
+            ("why is web-01 not isolated yet", Negation::NotYet),
         ] {
-            assert!(is_negated(text), "{text}");
+            assert_eq!(negation(text), Some(kind), "{text}");
         }
         for text in [
             "restart nginx on web-01",
             "stop all traffic from 198.51.100.23",
             "silence ALRT-2231 until 9am tomorrow",
         ] {
-            assert!(!is_negated(text), "{text}");
+            assert_eq!(negation(text), None, "{text}");
         }
     }
 
     #[test]
-    fn guard_applies_to_actions_only() {
-        let restart = intent(Risk::Change, &["restart nginx", "bounce the api"]);
-        assert!(guards_negation(&restart));
-        let isolate = intent(Risk::Critical, &["isolate web-01"]);
-        assert!(guards_negation(&isolate));
-        let health = intent(Risk::Read, &["what's wrong with web-01?"]);
-        assert!(!guards_negation(&health));
+    fn guard_declines_actions_and_answers_questions() {
+        let restart =
+            NegationGuard::new(&intent(Risk::Change, &["restart nginx", "bounce the api"]));
+        assert!(restart.declines("don't restart nginx"));
+        assert!(restart.declines("why has the restart not finished yet?"));
+        let isolate = NegationGuard::new(&intent(Risk::Critical, &["isolate web-01"]));
+        assert!(isolate.declines("isolate web-01 later"));
+        let lookup = NegationGuard::new(&intent(Risk::Read, &["look up 203.0.113.7"]));
+        assert!(lookup.declines("don't look up 203.0.113.7"));
+        assert!(lookup.declines("look up 203.0.113.7 later"));
+        assert!(!lookup.declines("why is 203.0.113.7 not blocked yet?"));
+        assert!(!lookup.declines("look up 203.0.113.7"));
+        assert!(!lookup.declines("the lookup of 203.0.113.7 has not finished yet"));
     }
 
     #[test]
-    fn guard_lifts_for_negated_phrasing() {
-        let cancel = intent(
+    fn guard_lifts_only_for_own_phrasing() {
+        let abort = NegationGuard::new(&intent(
             Risk::Change,
             &[
-                "cancel my card",
-                "cancel the card ending 4242",
-                "block my card",
+                "cancel the deploy",
+                "stop the rollout",
+                "abort the deploy",
+                "abort it",
             ],
-        );
-        assert!(!guards_negation(&cancel));
-        let silence = intent(
+        ));
+        assert!(!abort.declines("cancel the auth deploy"));
+        assert!(abort.declines("don't abort the auth deploy"));
+        assert!(abort.declines("abort the auth deploy later"));
+        let silence = NegationGuard::new(&intent(
             Risk::Change,
             &[
                 "silence ALRT-1 for an hour",
                 "mute the disk alert",
                 "snooze alerts on build-03",
                 "quiet the pager for 30m",
+                "hush the cpu alert",
                 "stop alerting on build-03 for 1h",
             ],
-        );
-        assert!(guards_negation(&silence));
+        ));
+        assert!(silence.declines("stop the silence on build-03"));
     }
 }
