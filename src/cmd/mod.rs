@@ -55,7 +55,7 @@ pub struct GlobalArgs {
 
     /// L2 penalty on the classifier head's weights, or 0 for none
     /// [default: the config's `[head] l2`, else 0.1]
-    #[arg(long, global = true, value_name = "L2")]
+    #[arg(long, global = true, value_name = "L2", allow_negative_numbers = true)]
     pub head_l2: Option<f64>,
 
     /// More log output on standard error (-v info, -vv debug, -vvv trace)

@@ -14,6 +14,11 @@ pub enum HeadError {
     )]
     TooLittleData { rows: usize, classes: usize },
 
+    #[error(
+        "classifier head training diverged: its weights are not finite; lower the `[head] l2` penalty"
+    )]
+    Diverged,
+
     #[error("classifier head computation failed")]
     Tensor(#[from] candle_core::Error),
 }
@@ -101,7 +106,7 @@ impl Head {
             optimizer.backward_step(&loss)?;
         }
 
-        Ok(Self {
+        let head = Self {
             classes,
             dimension,
             weights: weights
@@ -111,7 +116,16 @@ impl Head {
                 .flatten_all()?
                 .to_vec1()?,
             biases: biases.as_tensor().to_vec1()?,
-        })
+        };
+        let finite = head
+            .weights
+            .iter()
+            .chain(&head.biases)
+            .all(|value| value.is_finite());
+        if !finite {
+            return Err(HeadError::Diverged);
+        }
+        Ok(head)
     }
 
     /// Rebuilds a head from stored parts; `None` when the sizes disagree.
