@@ -109,7 +109,7 @@ impl Config {
         })?;
         let raw: RawConfig = toml::from_str(&text).map_err(|error| ConfigError::Parse {
             path: path.clone(),
-            message: error.message().trim().to_string(),
+            message: located(&text, &error),
         })?;
         let base = path
             .parent()
@@ -155,6 +155,19 @@ impl Config {
             matcher: raw.matcher,
             head,
         })
+    }
+}
+
+/// Returns the parse error's message, led by the line it points at.
+fn located(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    match error.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message.to_string(),
     }
 }
 
@@ -253,6 +266,11 @@ mod tests {
                 "{message}"
             );
         }
+        let error = load("[head]\nl2 = \"0.1\"\n").expect_err("string value");
+        assert!(
+            error.to_string().contains("line 2: invalid type"),
+            "{error}"
+        );
         let error = load("[head]\nepochs = 3\n").expect_err("unknown key");
         assert!(
             error.to_string().contains("unknown field `epochs`"),
