@@ -1,5 +1,6 @@
 //! Negated and deferred requests ("don't restart nginx", "block it
-//! later"): such a message must never be proposed as the action it names.
+//! later"): such a message is declined rather than proposed as the action
+//! it names, unless the intent itself is worded that way.
 
 use super::{Intent, Risk};
 
@@ -137,7 +138,8 @@ fn is_question(text: &str) -> bool {
 /// music"). One negated exemplar among many is an exception.
 const OWN_PHRASING_SHARE: f64 = 0.2;
 
-/// When a negated or deferred message is declined, for one intent ranked first.
+/// Rule that decides, for one intent ranked first, whether a negated or
+/// deferred message is declined.
 #[derive(Debug, Clone)]
 pub(super) struct NegationGuard {
     /// Whether the intent only reads state.
