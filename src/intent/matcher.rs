@@ -1,7 +1,6 @@
 //! Nearest-exemplar matching: scores a message against every exemplar and
 //! decides between one intent, several, or none.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::head::{Head, HeadError, HeadTraining};
 use super::mask::mask_entities;
 use super::negation::NegationGuard;
+use super::rank::{IntentScore, by_rank, lead, rival};
 use super::settle::{is_exact, is_settled};
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
@@ -73,8 +73,14 @@ pub struct Ranking {
     pub top_probability: Option<f32>,
     /// The head's probability that the message is out of scope.
     pub oos_probability: Option<f32>,
-    /// Lead over the runner-up, in probability with a head and in score without.
+    /// Lead over the runner-up, in probability with a head and in score
+    /// without. With a head it is negative when the head prefers another
+    /// intent to the best-ranked one.
     pub lead: Option<f32>,
+    /// With a head, the lead of the best intent's ranking value (its
+    /// log-probability plus its weighted best similarity) over the
+    /// runner-up's.
+    pub rank_lead: Option<f32>,
     /// Whether the message takes back or puts off the best intent, in a way
     /// that intent declines (see [`NegationGuard::declines`]).
     pub negated: bool,
@@ -91,18 +97,6 @@ enum Verdict {
     BelowThreshold,
     Classifier,
     NearNegative { entry: usize, score: f32 },
-}
-
-/// An intent's score for one message.
-#[derive(Debug, Clone, Copy)]
-struct IntentScore {
-    intent: usize,
-    /// Mean of the best `top_k` exemplar similarities.
-    score: f32,
-    /// Best single exemplar similarity.
-    best: f32,
-    /// The head's probability for the intent, when there is a head.
-    probability: Option<f32>,
 }
 
 /// Exemplars closest to the message shown in an explanation.
@@ -414,7 +408,6 @@ impl Matcher {
         similarities: &Similarities,
     ) -> Ranking {
         let top = ranked[0];
-        let value = |score: &IntentScore| score.probability.unwrap_or(score.score);
         let oos_probability = similarities
             .probabilities
             .as_ref()
@@ -426,7 +419,11 @@ impl Matcher {
             top_best: top.best,
             top_probability: top.probability,
             oos_probability,
-            lead: ranked.get(1).map(|second| value(&top) - value(second)),
+            lead: lead(ranked),
+            rank_lead: top
+                .probability
+                .and(ranked.get(1))
+                .map(|second| top.rank() - second.rank()),
             best_negative: self.best_negative(&similarities.values),
             negated: self.negation_guards[top.intent].declines(text),
         }
@@ -466,7 +463,7 @@ impl Matcher {
                 .take(ALTERNATIVES_SHOWN)
                 .map(|score| Alternative {
                     intent: self.catalog.intents()[score.intent].name.clone(),
-                    score: score.probability.unwrap_or(score.score),
+                    score: score.value(),
                 })
                 .collect()
         };
@@ -520,16 +517,27 @@ impl Matcher {
                 self.declined(text, top.score, alternatives(false), explanation)
             }
             Verdict::Ambiguous => {
-                let second = ranked[1];
-                let second_intent = &self.catalog.intents()[second.intent];
-                explanation.summary = format!(
-                    "`{}` ({:.3}) and `{}` ({:.3}) are within the margin {:.3}",
-                    top_intent.name,
-                    top.probability.unwrap_or(top.score),
-                    second_intent.name,
-                    second.probability.unwrap_or(second.score),
-                    tier.min_margin
-                );
+                // An ambiguous verdict needs a lead, so there is a rival.
+                let rival = rival(&ranked).copied().unwrap_or(top);
+                let rival_intent = &self.catalog.intents()[rival.intent];
+                explanation.summary = if top.value() < rival.value() {
+                    format!(
+                        "the classifier prefers `{}` ({:.3}) to `{}` ({:.3}), which has the nearer exemplar",
+                        rival_intent.name,
+                        rival.value(),
+                        top_intent.name,
+                        top.value()
+                    )
+                } else {
+                    format!(
+                        "`{}` ({:.3}) and `{}` ({:.3}) are within the margin {:.3}",
+                        top_intent.name,
+                        top.value(),
+                        rival_intent.name,
+                        rival.value(),
+                        tier.min_margin
+                    )
+                };
                 Decision {
                     text: text.to_string(),
                     outcome: Outcome::Ambiguous,
@@ -670,8 +678,7 @@ impl Matcher {
                 }
             })
             .collect();
-        let value = |score: &IntentScore| score.probability.unwrap_or(score.score);
-        ranked.sort_by(|a, b| value(b).partial_cmp(&value(a)).unwrap_or(Ordering::Equal));
+        ranked.sort_by(by_rank);
         ranked
     }
 
@@ -800,4 +807,40 @@ pub(crate) fn embed_with_cache(
     }
     found.extend(missing.into_iter().map(str::to_string).zip(embeddings));
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranking(lead: f32) -> Ranking {
+        Ranking {
+            top: 0,
+            top_risk: Risk::Read,
+            top_score: 0.9,
+            top_best: 0.9,
+            top_probability: Some(0.6),
+            oos_probability: Some(0.01),
+            lead: Some(lead),
+            rank_lead: Some(1.0),
+            negated: false,
+            best_negative: None,
+        }
+    }
+
+    #[test]
+    fn a_head_preferring_another_intent_makes_the_message_ambiguous() {
+        assert!(matches!(
+            verdict(&ranking(-0.1), &MatcherConfig::default()),
+            Verdict::Ambiguous
+        ));
+        assert!(matches!(
+            verdict(&ranking(-0.1), &MatcherConfig::accept_all()),
+            Verdict::Matched
+        ));
+        assert!(matches!(
+            verdict(&ranking(0.1), &MatcherConfig::default()),
+            Verdict::Matched
+        ));
+    }
 }

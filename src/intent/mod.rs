@@ -8,6 +8,7 @@ mod head;
 mod mask;
 mod matcher;
 mod negation;
+mod rank;
 mod settle;
 mod thresholds;
 

@@ -4,6 +4,7 @@
 
 use super::MatcherConfig;
 use super::matcher::Ranking;
+use super::rank::SIMILARITY_WEIGHT;
 use crate::embed::Embedder;
 
 /// Largest change of a cosine similarity that the bfloat16 embedding of a
@@ -17,6 +18,15 @@ const SCORE_SLACK: f32 = 0.015;
 /// 740 labelled rows of the base model was 0.0092. `tests/engine.rs` checks on every
 /// labelled row that decisions equal exact ones.
 const PROBABILITY_SLACK: f32 = 0.015;
+
+/// Largest change of a difference of two head logits that the bfloat16
+/// embedding may cause. NOTE: an estimate, not a bound, checked like
+/// [`PROBABILITY_SLACK`] by the tests that compare live and exact decisions.
+const LOGIT_SLACK: f32 = 0.1;
+
+/// Largest change of the lead in ranking value (log-probability plus
+/// weighted best similarity) that the bfloat16 embedding may cause.
+const RANK_SLACK: f32 = LOGIT_SLACK + 2.0 * SIMILARITY_WEIGHT * SCORE_SLACK;
 
 /// Returns whether `embedder` computes exact vectors itself.
 pub(super) fn is_exact(embedder: &dyn Embedder) -> bool {
@@ -42,7 +52,11 @@ pub(super) fn is_settled(ranking: &Ranking, config: &MatcherConfig) -> bool {
         Some(_) => 2.0 * PROBABILITY_SLACK,
         None => 2.0 * SCORE_SLACK,
     };
-    if ranking.lead.is_some_and(|lead| lead <= lead_slack) {
+    let stays_best = match ranking.rank_lead {
+        Some(rank_lead) => rank_lead > RANK_SLACK,
+        None => ranking.lead.is_none_or(|lead| lead > lead_slack),
+    };
+    if !stays_best {
         return false;
     }
 
@@ -88,6 +102,7 @@ mod tests {
             top_probability: Some(probability),
             oos_probability: Some(oos),
             lead: Some(lead),
+            rank_lead: Some(lead * 10.0),
             best_negative: None,
             negated: false,
         }

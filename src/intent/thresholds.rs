@@ -12,7 +12,9 @@ pub struct TierThresholds {
     pub min_score: f32,
     /// Smallest lead over the runner-up intent (in probability when a
     /// classifier head is trained, in score otherwise); a closer runner-up
-    /// makes the message ambiguous.
+    /// makes the message ambiguous. With a head the lead is negative when
+    /// the head prefers an intent other than the best-ranked one, so 0
+    /// still declines those.
     pub min_margin: f32,
     /// Lowest classifier-head probability accepted; unused without a head.
     #[serde(default)]
@@ -116,9 +118,11 @@ impl MatcherConfig {
     /// Settings under which every message is matched to its best intent:
     /// no score, probability or margin gate and no negative gate.
     pub fn accept_all() -> Self {
+        // Scores and leads lie in [-1, 1]: a lead is negative when the head
+        // prefers another intent to the best-ranked one.
         let tier = TierThresholds {
             min_score: -1.0,
-            min_margin: 0.0,
+            min_margin: -1.0,
             min_probability: 0.0,
         };
         Self {
