@@ -13,8 +13,9 @@ pub(super) enum Negation {
     Cancellation,
     /// "isolate web-01 later", "don't block it yet", "not now".
     Deferral,
-    /// "not" beside a deferring phrase, which may defer a request or
-    /// describe unfinished work ("why has the patch not been applied yet").
+    /// "not", or "don't see" or "don't have", beside a deferring phrase,
+    /// which may defer a request or describe unfinished work ("why has the
+    /// patch not been applied yet", "I don't see the block yet").
     NotYet,
 }
 
@@ -102,19 +103,68 @@ pub(super) fn negation(text: &str) -> Option<Negation> {
     let deferring = DEFERRING_PHRASES
         .iter()
         .any(|phrase| lower.contains(phrase));
-    let deferred = deferring && DEFERRING_WORDS.iter().any(|word| lower.contains(word));
+    let reported = reports_absence(&lower);
+    let deferred = deferring && (defers_outright(&lower) || (!reported && refuses(&lower)));
     let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
     let bounded = UNTIL_WORDS.iter().any(|word| lower.contains(word));
-    let put_off = !bounded && DEFERRING_ENDINGS.iter().any(|word| ending.ends_with(word));
+    let put_off = !bounded
+        && DEFERRING_ENDINGS.iter().any(|word| {
+            ending
+                .strip_suffix(word)
+                .is_some_and(|before| !DEADLINE_WORDS.iter().any(|word| before.ends_with(word)))
+        });
     if deferred || put_off {
         return Some(Negation::Deferral);
     }
-    (deferring && lower.contains("not ")).then_some(Negation::NotYet)
+    (deferring && (lower.contains("not ") || reported)).then_some(Negation::NotYet)
 }
 
-/// Words that, beside a deferring phrase, put a request off ("don't
-/// isolate it yet", "skip the restart").
-const DEFERRING_WORDS: [&str; 5] = ["don't", "dont", "skip", "not yet", "not now"];
+/// Words that, beside a deferring phrase, put a request off ("skip the
+/// restart", "block it, but not now").
+const DEFERRING_WORDS: [&str; 2] = ["skip", "not now"];
+
+/// Returns whether the message puts its request off outright: with a
+/// deferring word, or with a "not yet" that closes a clause ("isolate
+/// db-02, not yet"). "not yet complete" describes unfinished work instead.
+fn defers_outright(lower: &str) -> bool {
+    DEFERRING_WORDS.iter().any(|word| lower.contains(word))
+        || lower.match_indices("not yet").any(|(at, phrase)| {
+            lower[at + phrase.len()..]
+                .chars()
+                .next()
+                .is_none_or(|next| !next.is_alphanumeric() && next != ' ')
+        })
+}
+
+/// Returns whether the message refuses something ("don't block it yet").
+fn refuses(lower: &str) -> bool {
+    lower.contains("don't") || lower.contains("dont")
+}
+
+/// Verbs after "don't" that report a missing thing rather than refuse an
+/// action ("I don't see my refund yet", "I don't have one yet").
+const ABSENCE_VERBS: [&str; 2] = ["see", "have"];
+
+/// Returns whether a "don't" reports that something is missing: "don't
+/// see" or "don't have" not followed by "to" ("we don't have to block it
+/// yet" puts a request off).
+fn reports_absence(lower: &str) -> bool {
+    ["don't ", "dont "].iter().any(|negation| {
+        lower.match_indices(negation).any(|(at, phrase)| {
+            let mut words = lower[at + phrase.len()..]
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|word| !word.is_empty());
+            words
+                .next()
+                .is_some_and(|verb| ABSENCE_VERBS.contains(&verb))
+                && words.next() != Some("to")
+        })
+    })
+}
+
+/// Words before a closing `tomorrow` or `later` that make it a deadline
+/// ("I need it by tomorrow") rather than a deferral.
+const DEADLINE_WORDS: [&str; 2] = [" by", " before"];
 
 /// Words that open a question ("why has the deploy not finished yet").
 const QUESTION_OPENINGS: [&str; 17] = [
@@ -135,8 +185,12 @@ fn is_question(text: &str) -> bool {
 
 /// Share of an intent's exemplars that must be negated one way for that
 /// way to be the intent's own phrasing ("cancel my card", "stop the
-/// music"). One negated exemplar among many is an exception.
-const OWN_PHRASING_SHARE: f64 = 0.2;
+/// music"), and never fewer than [`OWN_PHRASING_MIN`] of them. A single
+/// negated exemplar is an exception.
+const OWN_PHRASING_SHARE: f64 = 0.05;
+
+/// Fewest exemplars negated one way that make it the intent's own phrasing.
+const OWN_PHRASING_MIN: f64 = 2.0;
 
 /// Rule that decides, for one intent ranked first, whether a negated or
 /// deferred message is declined.
@@ -155,7 +209,7 @@ impl NegationGuard {
             .iter()
             .filter_map(|text| negation(text))
             .collect();
-        let needed = OWN_PHRASING_SHARE * intent.exemplars.len() as f64;
+        let needed = (OWN_PHRASING_SHARE * intent.exemplars.len() as f64).max(OWN_PHRASING_MIN);
         let own = [
             Negation::Refusal,
             Negation::Cancellation,
@@ -225,6 +279,10 @@ mod tests {
             ("don't isolate db-02 yet", Negation::Refusal),
             ("isolate db-02, not yet", Negation::Deferral),
             ("why is web-01 not isolated yet", Negation::NotYet),
+            ("the patch is not yet applied on web-01", Negation::NotYet),
+            ("I don't see the block on 203.0.113.7 yet", Negation::NotYet),
+            ("we don't have to block it yet", Negation::Deferral),
+            ("block it, but not yet.", Negation::Deferral),
         ] {
             assert_eq!(negation(text), Some(kind), "{text}");
         }
@@ -232,6 +290,8 @@ mod tests {
             "restart nginx on web-01",
             "stop all traffic from 198.51.100.23",
             "silence ALRT-2231 until 9am tomorrow",
+            "rotate the key, I need it done by tomorrow",
+            "isolate web-01 before tomorrow",
         ] {
             assert_eq!(negation(text), None, "{text}");
         }
@@ -279,5 +339,13 @@ mod tests {
             ],
         ));
         assert!(silence.declines("stop the silence on build-03"));
+        let mut exemplars = vec!["restart nginx"; 38];
+        exemplars.push("cancel the restart");
+        exemplars.push("cancel that restart");
+        let restart = NegationGuard::new(&intent(Risk::Change, &exemplars));
+        assert!(!restart.declines("cancel the nginx restart"));
+        exemplars.pop();
+        let restart = NegationGuard::new(&intent(Risk::Change, &exemplars));
+        assert!(restart.declines("cancel the nginx restart"));
     }
 }
