@@ -129,7 +129,7 @@ fn write_text(decision: &Decision, out: &mut dyn Write) -> anyhow::Result<()> {
         )?;
     }
     if let Some(margin) = explanation.margin {
-        writeln!(out, "  margin over runner-up: {margin:.3}")?;
+        writeln!(out, "  lead over the closest other intent: {margin:.3}")?;
     }
     if !decision.alternatives.is_empty() {
         let alternatives: Vec<String> = decision

@@ -87,7 +87,8 @@ pub enum DeclineReason {
 pub struct Explanation {
     /// One sentence saying why.
     pub summary: String,
-    /// Lead of the best intent over the runner-up.
+    /// Lead of the best intent over the closest other intent: in probability
+    /// over the most probable one with a classifier head, else in score.
     pub margin: Option<f32>,
     /// Thresholds of the best intent's risk tier.
     pub thresholds: Option<TierThresholds>,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::head::{Head, HeadError, HeadTraining};
 use super::mask::mask_entities;
 use super::negation::NegationGuard;
-use super::rank::{IntentScore, by_rank, lead, rival};
+use super::rank::{IntentScore, by_rank, lead, mark_contenders, rival};
 use super::settle::{is_exact, is_settled};
 use crate::embed::{EmbedError, Embedder, Embedding, TokenCount, dot};
 
@@ -73,13 +73,13 @@ pub struct Ranking {
     pub top_probability: Option<f32>,
     /// The head's probability that the message is out of scope.
     pub oos_probability: Option<f32>,
-    /// Lead over the runner-up, in probability with a head and in score
-    /// without. With a head it is negative when the head prefers another
-    /// intent to the best-ranked one.
+    /// Lead over the rival intent: in probability over the most probable
+    /// other intent with a head, in score over the runner-up without. With
+    /// a head it is negative when the head prefers another intent.
     pub lead: Option<f32>,
     /// With a head, the lead of the best intent's ranking value (its
     /// log-probability plus its weighted best similarity) over the
-    /// runner-up's.
+    /// runner-up's, when the runner-up is a contender.
     pub rank_lead: Option<f32>,
     /// Whether the message takes back or puts off the best intent, in a way
     /// that intent declines (see [`NegationGuard::declines`]).
@@ -423,6 +423,7 @@ impl Matcher {
             rank_lead: top
                 .probability
                 .and(ranked.get(1))
+                .filter(|second| second.contender)
                 .map(|second| top.rank() - second.rank()),
             best_negative: self.best_negative(&similarities.values),
             negated: self.negation_guards[top.intent].declines(text),
@@ -522,10 +523,10 @@ impl Matcher {
                 let rival_intent = &self.catalog.intents()[rival.intent];
                 explanation.summary = if top.value() < rival.value() {
                     format!(
-                        "the classifier prefers `{}` ({:.3}) to `{}` ({:.3}), which has the nearer exemplar",
+                        "`{}` has the nearer exemplar, but the classifier prefers `{}` (probability {:.3} against {:.3})",
+                        top_intent.name,
                         rival_intent.name,
                         rival.value(),
-                        top_intent.name,
                         top.value()
                     )
                 } else {
@@ -675,9 +676,11 @@ impl Matcher {
                         .probabilities
                         .as_ref()
                         .and_then(|probabilities| probabilities.get(intent).copied()),
+                    contender: true,
                 }
             })
             .collect();
+        mark_contenders(&mut ranked);
         ranked.sort_by(by_rank);
         ranked
     }
@@ -829,7 +832,7 @@ mod tests {
     }
 
     #[test]
-    fn a_head_preferring_another_intent_makes_the_message_ambiguous() {
+    fn verdict_is_ambiguous_when_the_head_disagrees() {
         assert!(matches!(
             verdict(&ranking(-0.1), &MatcherConfig::default()),
             Verdict::Ambiguous
