@@ -556,6 +556,20 @@ fn negated_reply_names_the_waiting_proposal() {
 }
 
 #[test]
+fn question_about_an_action_is_not_refused() {
+    let mut session = Session::new();
+
+    let reply = session.say(
+        ALICE,
+        "why hasn't the nginx restart on web-01 finished yet?",
+    );
+    let message = refused(&reply, ErrorKind::NoIntent);
+    assert!(message.starts_with("That reads as a question"), "{message}");
+    assert!(message.contains("`help`"), "{message}");
+    assert_eq!(session.restarts(), 0);
+}
+
+#[test]
 fn id_alone_asks_what_to_do() {
     let mut session = Session::new();
 

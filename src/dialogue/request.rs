@@ -14,7 +14,7 @@ use super::{Dialogue, Turn};
 use crate::audit::{AuditEvent, AuditedRunError, RequestContext, RequestId, run_audited};
 use crate::commands::{self, CommandError, PreparedCommand};
 use crate::intent::{
-    Alternative, Decision, DeclineReason, Intent, IntentName, Outcome, Risk, SlotSpec,
+    Alternative, Decision, DeclineReason, Intent, IntentName, Outcome, Risk, SlotSpec, is_question,
 };
 use crate::normalise::{Cut, Message, normalise};
 use crate::slots::{self, MASK, SlotKind, SlotValue};
@@ -544,14 +544,24 @@ impl<'p> Dialogue<'p> {
     /// Builds the error for a message that requests no intent.
     pub(super) fn no_intent(&self, turn: &Turn<'_>, decision: &Decision) -> DispatchError {
         if matches!(decision.explanation.decline, Some(DeclineReason::Negated)) {
+            // A question about an action ("why has the rollback not finished
+            // yet?") is neither a request nor a refusal of one.
+            let opening = if is_question(&decision.text) {
+                "That reads as a question about an action, and I start actions only when asked to."
+            } else {
+                "OK, I won't do that."
+            };
             // A proposal still waiting would run on a later "yes", so the
             // reply must not read as if it were called off.
             let message = match self.pending.open_of(&turn.incoming.user).next() {
                 Some(action) => format!(
-                    "OK, I won't do that. Your proposed `{}` ({}) is still waiting: reply `no` to cancel it.",
+                    "{opening} Your proposed `{}` ({}) is still waiting: reply `no` to cancel it.",
                     action.intent, action.id
                 ),
-                None => "OK, I won't do that. Ask again when you want it done.".to_string(),
+                None if is_question(&decision.text) => {
+                    format!("{opening} Type `help` to see what I can look up.")
+                }
+                None => format!("{opening} Ask again when you want it done."),
             };
             return DispatchError::NoIntent {
                 reason: "negated or deferred request".to_string(),

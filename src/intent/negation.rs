@@ -21,7 +21,7 @@ pub(super) enum Negation {
 
 /// Openings that refuse a request ("don't restart nginx", "hold off on
 /// blocking it"). Apostrophes are normalised before matching.
-const REFUSING_OPENINGS: [&str; 9] = [
+const REFUSING_OPENINGS: [&str; 10] = [
     "don't ",
     "dont ",
     "do not ",
@@ -31,6 +31,7 @@ const REFUSING_OPENINGS: [&str; 9] = [
     "lets not ",
     "never ",
     "hold off ",
+    "better not ",
 ];
 
 /// Openings that call off a request ("cancel the rollback", "no, ...").
@@ -66,7 +67,16 @@ const DEFERRING_PHRASES: [&str; 6] = [
 
 /// Phrases that take a request back after it was written ("restart nginx,
 /// no wait, don't").
-const TAKE_BACK_PHRASES: [&str; 5] = ["no wait", ", don't", ", dont", ", do not", "never mind"];
+const TAKE_BACK_PHRASES: [&str; 8] = [
+    "no wait",
+    ", don't",
+    ", dont",
+    ", do not",
+    "never mind",
+    "nevermind",
+    "actually no",
+    "actually, no",
+];
 
 /// Last words that put a request off ("restart nginx later").
 const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
@@ -77,7 +87,9 @@ const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
 
 /// Returns how the message takes back or puts off its request, if it does.
 pub(super) fn negation(text: &str) -> Option<Negation> {
-    let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+    let lower = text
+        .to_lowercase()
+        .replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
     let trimmed = lower
         .trim_start_matches(|c: char| !c.is_alphanumeric())
         .trim_start_matches("please ")
@@ -111,28 +123,39 @@ pub(super) fn negation(text: &str) -> Option<Negation> {
         && DEFERRING_ENDINGS.iter().any(|word| {
             ending
                 .strip_suffix(word)
-                .is_some_and(|before| !DEADLINE_WORDS.iter().any(|word| before.ends_with(word)))
+                .is_some_and(|before| !is_deadline(before))
         });
     if deferred || put_off {
         return Some(Negation::Deferral);
     }
-    (deferring && (lower.contains("not ") || reported)).then_some(Negation::NotYet)
+    let not = lower.contains("not ") || lower.contains("n't ");
+    (deferring && (not || reported)).then_some(Negation::NotYet)
 }
 
 /// Words that, beside a deferring phrase, put a request off ("skip the
 /// restart", "block it, but not now").
 const DEFERRING_WORDS: [&str; 2] = ["skip", "not now"];
 
+/// Words before "not yet" that make it describe unfinished work ("the
+/// patch is not yet applied", "why have I not yet received it").
+const REPORTING_WORDS: [&str; 16] = [
+    "is", "are", "was", "were", "am", "be", "been", "has", "have", "had", "i", "it", "we", "they",
+    "he", "she",
+];
+
 /// Returns whether the message puts its request off outright: with a
-/// deferring word, or with a "not yet" that closes a clause ("isolate
-/// db-02, not yet"). "not yet complete" describes unfinished work instead.
+/// deferring word, or with a "not yet" that does not follow a verb like
+/// "is" or "has" or a subject ("isolate db-02, not yet", "look it up, not
+/// yet though").
 fn defers_outright(lower: &str) -> bool {
     DEFERRING_WORDS.iter().any(|word| lower.contains(word))
-        || lower.match_indices("not yet").any(|(at, phrase)| {
-            lower[at + phrase.len()..]
-                .chars()
+        || lower.match_indices("not yet").any(|(at, _)| {
+            let before = lower[..at].trim_end_matches(' ');
+            let word = before
+                .rsplit(|c: char| !c.is_alphanumeric())
                 .next()
-                .is_none_or(|next| !next.is_alphanumeric() && next != ' ')
+                .unwrap_or_default();
+            before.ends_with(|c: char| !c.is_alphanumeric()) || !REPORTING_WORDS.contains(&word)
         })
 }
 
@@ -166,21 +189,53 @@ fn reports_absence(lower: &str) -> bool {
 /// ("I need it by tomorrow") rather than a deferral.
 const DEADLINE_WORDS: [&str; 2] = [" by", " before"];
 
+/// Words that put a request off before a closing deadline ("roll it back
+/// after the freeze, before tomorrow").
+const LATER_WORDS: [&str; 3] = [" later", "after ", " once "];
+
+/// Returns whether the text before a closing `tomorrow` or `later` makes it
+/// a deadline: it ends with "by" or "before", and nothing earlier defers
+/// the request.
+fn is_deadline(before: &str) -> bool {
+    DEADLINE_WORDS.iter().any(|word| before.ends_with(word))
+        && !DEFERRING_PHRASES
+            .iter()
+            .chain(&LATER_WORDS)
+            .any(|phrase| before.contains(phrase))
+}
+
 /// Words that open a question ("why has the deploy not finished yet").
 const QUESTION_OPENINGS: [&str; 17] = [
     "what", "when", "where", "which", "who", "why", "how", "is", "are", "was", "were", "will",
     "can", "could", "would", "should", "has",
 ];
 
-/// Returns whether the message is a question: it ends with `?` or opens
-/// with a question word.
-fn is_question(text: &str) -> bool {
-    let lower = text.trim().to_lowercase();
-    let first = lower
+/// Words that open a request phrased as a question ("can you look it up
+/// later").
+const REQUEST_OPENINGS: [&str; 4] = ["can", "could", "would", "should"];
+
+/// Returns the first word of `lower`, empty when it has none.
+fn first_word(lower: &str) -> &str {
+    lower
         .split(|c: char| !c.is_alphanumeric())
         .find(|word| !word.is_empty())
-        .unwrap_or_default();
-    lower.ends_with('?') || QUESTION_OPENINGS.contains(&first)
+        .unwrap_or_default()
+}
+
+/// Returns whether the message is a question: it ends with `?` or opens
+/// with a question word.
+pub(crate) fn is_question(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    lower.ends_with('?') || QUESTION_OPENINGS.contains(&first_word(&lower))
+}
+
+/// Returns whether the message opens with a question word other than one
+/// that makes a polite request ("what will the weather be tomorrow", not
+/// "can you look it up tomorrow").
+fn opens_question(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    let first = first_word(&lower);
+    QUESTION_OPENINGS.contains(&first) && !REQUEST_OPENINGS.contains(&first)
 }
 
 /// Share of an intent's exemplars that must be negated one way for that
@@ -189,7 +244,7 @@ fn is_question(text: &str) -> bool {
 /// negated exemplar is an exception.
 const OWN_PHRASING_SHARE: f64 = 0.05;
 
-/// Fewest exemplars negated one way that make it the intent's own phrasing.
+/// Minimum number of exemplars negated one way that make it the intent's own phrasing.
 const OWN_PHRASING_MIN: f64 = 2.0;
 
 /// Rule that decides, for one intent ranked first, whether a negated or
@@ -236,9 +291,16 @@ impl NegationGuard {
         if self.own.contains(&kind) {
             return false;
         }
-        // A question or a report of unfinished work ("my transfer has not
-        // arrived yet") is answered by reading state.
-        !(self.read && (kind == Negation::NotYet || is_question(text)))
+        // A report of unfinished work ("my transfer has not arrived yet") or
+        // a question about a later time ("what's the weather tomorrow") is
+        // answered by reading state. A refusal or cancellation never is,
+        // even as a question ("don't look up 203.0.113.7, ok?").
+        let answered = match kind {
+            Negation::NotYet => true,
+            Negation::Deferral => opens_question(text),
+            Negation::Refusal | Negation::Cancellation => false,
+        };
+        !(self.read && answered)
     }
 }
 
@@ -279,10 +341,23 @@ mod tests {
             ("don't isolate db-02 yet", Negation::Refusal),
             ("isolate db-02, not yet", Negation::Deferral),
             ("why is web-01 not isolated yet", Negation::NotYet),
+            (
+                "why hasn't the nginx restart finished yet?",
+                Negation::NotYet,
+            ),
             ("the patch is not yet applied on web-01", Negation::NotYet),
             ("I don't see the block on 203.0.113.7 yet", Negation::NotYet),
             ("we don't have to block it yet", Negation::Deferral),
             ("block it, but not yet.", Negation::Deferral),
+            ("look up 203.0.113.7, not yet though", Negation::Deferral),
+            (
+                "roll back payments-api after the freeze, before tomorrow",
+                Negation::Deferral,
+            ),
+            ("isolate web-01 later, by tomorrow", Negation::Deferral),
+            ("isolate web-01 nevermind", Negation::Refusal),
+            ("better not isolate web-01", Negation::Refusal),
+            ("don\u{2bc}t isolate web-01", Negation::Refusal),
         ] {
             assert_eq!(negation(text), Some(kind), "{text}");
         }
@@ -311,6 +386,10 @@ mod tests {
         assert!(!lookup.declines("why is 203.0.113.7 not blocked yet?"));
         assert!(!lookup.declines("look up 203.0.113.7"));
         assert!(!lookup.declines("the lookup of 203.0.113.7 has not finished yet"));
+        assert!(lookup.declines("don't look up 203.0.113.7, ok?"));
+        assert!(lookup.declines("look up 203.0.113.7 later?"));
+        assert!(lookup.declines("can you look up 203.0.113.7 tomorrow?"));
+        assert!(!lookup.declines("what will 203.0.113.7 resolve to tomorrow?"));
     }
 
     #[test]
