@@ -1,6 +1,10 @@
 //! Negated and deferred requests ("don't restart nginx", "block it
 //! later"): such a message is declined rather than proposed as the action
 //! it names, unless the intent itself is worded that way.
+//!
+//! NOTE: these are English word rules, and phrasings they miss ("isolate
+//! web-01 tonight", "in an hour", a take-back in the part of a long paste
+//! that is cut) reach the gates as requests, which still need confirmation.
 
 use super::{Intent, Risk};
 
@@ -21,7 +25,7 @@ pub(super) enum Negation {
 
 /// Openings that refuse a request ("don't restart nginx", "hold off on
 /// blocking it"). Apostrophes are normalised before matching.
-const REFUSING_OPENINGS: [&str; 10] = [
+const REFUSING_OPENINGS: [&str; 12] = [
     "don't ",
     "dont ",
     "do not ",
@@ -32,10 +36,29 @@ const REFUSING_OPENINGS: [&str; 10] = [
     "never ",
     "hold off ",
     "better not ",
+    "avoid ",
+    "skip ",
 ];
 
 /// Openings that call off a request ("cancel the rollback", "no, ...").
-const CANCELLING_OPENINGS: [&str; 3] = ["cancel ", "no, ", "no. "];
+const CANCELLING_OPENINGS: [&str; 5] = ["cancel ", "abort ", "call off ", "no, ", "no. "];
+
+/// Openings that make a request polite, skipped before the openings
+/// above ("can you cancel the rollback").
+const POLITE_OPENINGS: [&str; 8] = [
+    "please ",
+    "pls ",
+    "can you ",
+    "could you ",
+    "can we ",
+    "could we ",
+    "would you ",
+    "will you ",
+];
+
+/// Last words that only close a request politely ("restart it later,
+/// thanks"), skipped before the closing words are read.
+const POLITE_ENDINGS: [&str; 6] = [" please", " pls", " thanks", " thank you", " thx", " on"];
 
 /// Words after an opening `stop` that make it call off an action ("stop
 /// the restart", "stop it").
@@ -56,9 +79,11 @@ fn stops_an_action(lower: &str) -> bool {
 }
 
 /// Phrases that defer a request anywhere in the message.
-const DEFERRING_PHRASES: [&str; 6] = [
+const DEFERRING_PHRASES: [&str; 8] = [
     " yet",
     "not now",
+    "not right now",
+    "not today",
     "later today",
     "tomorrow",
     "after the",
@@ -67,16 +92,70 @@ const DEFERRING_PHRASES: [&str; 6] = [
 
 /// Phrases that take a request back after it was written ("restart nginx,
 /// no wait, don't").
-const TAKE_BACK_PHRASES: [&str; 8] = [
+const TAKE_BACK_PHRASES: [&str; 10] = [
     "no wait",
-    ", don't",
-    ", dont",
-    ", do not",
     "never mind",
     "nevermind",
     "actually no",
     "actually, no",
+    "scratch that",
+    "forget it",
+    "ignore that",
+    "just kidding",
+    "on second thought",
 ];
+
+/// Short words that take a request back ("isolate web-01 nvm"), matched
+/// as whole words.
+const TAKE_BACK_WORDS: [&str; 2] = ["nvm", "jk"];
+
+/// Refusals that take a request back after punctuation ("restart nginx,
+/// don't", "isolate web-01 - don't").
+const LATE_REFUSALS: [&str; 3] = ["don't", "dont", "do not"];
+
+/// Returns whether the message takes its request back after writing it.
+fn takes_back(lower: &str) -> bool {
+    let late_refusal = LATE_REFUSALS.iter().any(|refusal| {
+        lower.match_indices(refusal).any(|(at, _)| {
+            lower[..at]
+                .trim_end_matches(' ')
+                .ends_with([',', '.', ';', ':', '-', '!', '?'])
+        })
+    });
+    late_refusal
+        || TAKE_BACK_PHRASES
+            .iter()
+            .any(|phrase| lower.contains(phrase))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| TAKE_BACK_WORDS.contains(&word))
+        || lower.contains("(not really)")
+}
+
+/// Returns `text` without its polite openings.
+fn strip_polite_openings(mut text: &str) -> &str {
+    while let Some(rest) = POLITE_OPENINGS
+        .iter()
+        .find_map(|opening| text.strip_prefix(opening))
+    {
+        text = rest;
+    }
+    text
+}
+
+/// Returns `text` without its polite endings and trailing punctuation.
+fn strip_polite_endings(mut text: &str) -> &str {
+    loop {
+        text = text.trim_end_matches(|c: char| !c.is_alphanumeric());
+        match POLITE_ENDINGS
+            .iter()
+            .find_map(|ending| text.strip_suffix(ending))
+        {
+            Some(rest) => text = rest,
+            None => return text,
+        }
+    }
+}
 
 /// Last words that put a request off ("restart nginx later").
 const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
@@ -85,23 +164,27 @@ const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
 /// ("mute ALRT-1 until 8am tomorrow") rather than a deferral.
 const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
 
-/// Returns how the message takes back or puts off its request, if it does.
-pub(super) fn negation(text: &str) -> Option<Negation> {
+/// Returns how the message takes back or puts off its request, if it does:
+/// the first of the kinds it shows.
+#[cfg(test)]
+fn negation(text: &str) -> Option<Negation> {
+    negations(text).first().copied()
+}
+
+/// Returns every way the message takes back or puts off its request
+/// ("abort the deploy later" both calls off and defers).
+pub(super) fn negations(text: &str) -> Vec<Negation> {
+    let mut kinds = Vec::new();
     let lower = text
         .to_lowercase()
         .replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
-    let trimmed = lower
-        .trim_start_matches(|c: char| !c.is_alphanumeric())
-        .trim_start_matches("please ")
-        .trim_start_matches("pls ");
+    let trimmed = strip_polite_openings(lower.trim_start_matches(|c: char| !c.is_alphanumeric()));
     let refused = REFUSING_OPENINGS
         .iter()
         .any(|opening| trimmed.starts_with(opening))
-        || TAKE_BACK_PHRASES
-            .iter()
-            .any(|phrase| lower.contains(phrase));
+        || takes_back(&lower);
     if refused {
-        return Some(Negation::Refusal);
+        kinds.push(Negation::Refusal);
     }
 
     let cancelled = CANCELLING_OPENINGS
@@ -109,7 +192,7 @@ pub(super) fn negation(text: &str) -> Option<Negation> {
         .any(|opening| trimmed.starts_with(opening))
         || stops_an_action(trimmed);
     if cancelled {
-        return Some(Negation::Cancellation);
+        kinds.push(Negation::Cancellation);
     }
 
     let deferring = DEFERRING_PHRASES
@@ -117,7 +200,7 @@ pub(super) fn negation(text: &str) -> Option<Negation> {
         .any(|phrase| lower.contains(phrase));
     let reported = reports_absence(&lower);
     let deferred = deferring && (defers_outright(&lower) || (!reported && refuses(&lower)));
-    let ending = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let ending = strip_polite_endings(&lower);
     let bounded = UNTIL_WORDS.iter().any(|word| lower.contains(word));
     let put_off = !bounded
         && DEFERRING_ENDINGS.iter().any(|word| {
@@ -126,15 +209,24 @@ pub(super) fn negation(text: &str) -> Option<Negation> {
                 .is_some_and(|before| !is_deadline(before))
         });
     if deferred || put_off {
-        return Some(Negation::Deferral);
+        kinds.push(Negation::Deferral);
     }
     let not = lower.contains("not ") || lower.contains("n't ");
-    (deferring && (not || reported)).then_some(Negation::NotYet)
+    if !deferred && !put_off && deferring && (not || reported) {
+        kinds.push(Negation::NotYet);
+    }
+    kinds
 }
 
 /// Words that, beside a deferring phrase, put a request off ("skip the
 /// restart", "block it, but not now").
-const DEFERRING_WORDS: [&str; 2] = ["skip", "not now"];
+const DEFERRING_WORDS: [&str; 5] = [
+    "skip",
+    "not now",
+    "not right now",
+    "not today",
+    "not just yet",
+];
 
 /// Words before "not yet" that make it describe unfinished work ("the
 /// patch is not yet applied", "why have I not yet received it").
@@ -143,19 +235,31 @@ const REPORTING_WORDS: [&str; 16] = [
     "he", "she",
 ];
 
+/// Words after "not yet" that describe a state ("alerts not yet
+/// acknowledged", "not yet complete"), besides words ending in -ed or -en.
+const STATE_WORDS: [&str; 6] = ["complete", "done", "live", "available", "ready", "in"];
+
 /// Returns whether the message puts its request off outright: with a
-/// deferring word, or with a "not yet" that does not follow a verb like
-/// "is" or "has" or a subject ("isolate db-02, not yet", "look it up, not
-/// yet though").
+/// deferring word, or with a "not yet" that neither follows a verb like
+/// "is" or "has" or a subject nor precedes a state ("isolate db-02, not
+/// yet", "look it up, not yet though").
 fn defers_outright(lower: &str) -> bool {
     DEFERRING_WORDS.iter().any(|word| lower.contains(word))
-        || lower.match_indices("not yet").any(|(at, _)| {
+        || lower.match_indices("not yet").any(|(at, phrase)| {
             let before = lower[..at].trim_end_matches(' ');
-            let word = before
+            let previous = before
                 .rsplit(|c: char| !c.is_alphanumeric())
                 .next()
                 .unwrap_or_default();
-            before.ends_with(|c: char| !c.is_alphanumeric()) || !REPORTING_WORDS.contains(&word)
+            let reported = !before.ends_with(|c: char| !c.is_alphanumeric())
+                && REPORTING_WORDS.contains(&previous);
+            let after = &lower[at + phrase.len()..];
+            let next = after
+                .strip_prefix(' ')
+                .and_then(|rest| rest.split(|c: char| !c.is_alphanumeric()).next())
+                .unwrap_or_default();
+            let state = next.ends_with("ed") || next.ends_with("en") || STATE_WORDS.contains(&next);
+            !(reported || state)
         })
 }
 
@@ -262,7 +366,7 @@ impl NegationGuard {
         let kinds: Vec<Negation> = intent
             .exemplars
             .iter()
-            .filter_map(|text| negation(text))
+            .flat_map(|text| negations(text))
             .collect();
         let needed = (OWN_PHRASING_SHARE * intent.exemplars.len() as f64).max(OWN_PHRASING_MIN);
         let own = [
@@ -285,22 +389,19 @@ impl NegationGuard {
     /// intent that only reads state is answered ("why has the deploy not
     /// finished yet?"), while "don't look up 203.0.113.7" is declined.
     pub(super) fn declines(&self, text: &str) -> bool {
-        let Some(kind) = negation(text) else {
-            return false;
-        };
-        if self.own.contains(&kind) {
-            return false;
-        }
-        // A report of unfinished work ("my transfer has not arrived yet") or
-        // a question about a later time ("what's the weather tomorrow") is
-        // answered by reading state. A refusal or cancellation never is,
-        // even as a question ("don't look up 203.0.113.7, ok?").
-        let answered = match kind {
-            Negation::NotYet => true,
-            Negation::Deferral => opens_question(text),
-            Negation::Refusal | Negation::Cancellation => false,
-        };
-        !(self.read && answered)
+        negations(text).into_iter().any(|kind| {
+            // A report of unfinished work ("my transfer has not arrived
+            // yet") or a question about a later time ("what's the weather
+            // tomorrow") is answered by reading state. A refusal or
+            // cancellation never is, even as a question ("don't look up
+            // 203.0.113.7, ok?").
+            let answered = match kind {
+                Negation::NotYet => true,
+                Negation::Deferral => opens_question(text),
+                Negation::Refusal | Negation::Cancellation => false,
+            };
+            !self.own.contains(&kind) && !(self.read && answered)
+        })
     }
 }
 
@@ -358,6 +459,22 @@ mod tests {
             ("isolate web-01 nevermind", Negation::Refusal),
             ("better not isolate web-01", Negation::Refusal),
             ("don\u{2bc}t isolate web-01", Negation::Refusal),
+            ("isolate web-01, scratch that", Negation::Refusal),
+            ("restart nginx on web-01 nvm", Negation::Refusal),
+            ("isolate web-01 - don't", Negation::Refusal),
+            ("isolate web-01 (not really)", Negation::Refusal),
+            ("avoid rolling back payments-api", Negation::Refusal),
+            (
+                "can you cancel the rollback of payments-api",
+                Negation::Cancellation,
+            ),
+            ("abort the rollback", Negation::Cancellation),
+            ("isolate web-01 later please", Negation::Deferral),
+            ("block 203.0.113.7 later, thanks", Negation::Deferral),
+            ("isolate web-01, not right now", Negation::Deferral),
+            ("block 203.0.113.7 - not today", Negation::Deferral),
+            ("look up 203.0.113.7, but not just yet", Negation::Deferral),
+            ("show alerts not yet acknowledged", Negation::NotYet),
         ] {
             assert_eq!(negation(text), Some(kind), "{text}");
         }
