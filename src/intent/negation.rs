@@ -400,7 +400,8 @@ impl NegationGuard {
                 Negation::Deferral => opens_question(text),
                 Negation::Refusal | Negation::Cancellation => false,
             };
-            !self.own.contains(&kind) && !(self.read && answered)
+            let allowed = self.own.contains(&kind) || (self.read && answered);
+            !allowed
         })
     }
 }
