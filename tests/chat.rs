@@ -543,6 +543,26 @@ fn negated_request_is_not_proposed() {
 }
 
 #[test]
+fn long_paste_take_back_is_declined() {
+    let mut session = Session::new();
+    let log = (0..8)
+        .map(|second| {
+            format!("Mar 10 14:00:{second:02} web-01 nginx[812]: upstream timed out while reading")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+
+    let reply = session.say(ALICE, &format!("restart nginx on web-01\n{log}"));
+    needs_confirmation(&reply);
+
+    let text = format!("restart nginx on web-01\n{log}\nactually, not yet - wait for the deploy");
+    let reply = session.say(ALICE, &text);
+    let message = refused(&reply, ErrorKind::NoIntent);
+    assert!(message.starts_with("Your message is long"), "{message}");
+    assert_eq!(session.count("proposed"), 1);
+}
+
+#[test]
 fn negated_reply_names_the_waiting_proposal() {
     let mut session = Session::new();
     let proposal = needs_confirmation(&session.say(ALICE, "restart nginx on web-01")).clone();

@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, AuditedRunError, RequestContext, RequestId, run_a
 use crate::commands::{self, CommandError, PreparedCommand};
 use crate::intent::{
     Alternative, Decision, DeclineReason, Intent, IntentName, Outcome, Risk, SlotSpec, is_question,
+    takes_back_anywhere,
 };
 use crate::normalise::{Cut, Message, normalise};
 use crate::slots::{self, MASK, SlotKind, SlotValue};
@@ -107,6 +108,21 @@ impl<'p> Dialogue<'p> {
             "request matched"
         );
 
+        // The part of a long message cut away from its request may take the
+        // request back ("... So not yet, wait for my go.").
+        let cut_part = match message.cut {
+            Some(Cut::RequestKept { .. }) => message.data.last(),
+            _ => None,
+        };
+        if intent.risk != Risk::Read && cut_part.is_some_and(|part| takes_back_anywhere(part)) {
+            return Err(DispatchError::NoIntent {
+                reason: "negated or deferred request in the cut part of the message".to_string(),
+                message: format!(
+                    "Your message is long, and a part of it besides the request says not to {} or to wait, so I won't propose it. Send the request on its own when you want it done.",
+                    lowercase_first(&intent.description).trim_end_matches('.')
+                ),
+            });
+        }
         if intent.risk != Risk::Read && words::is_negated(&message.text) {
             return Err(DispatchError::NoIntent {
                 reason: "negated or deferred request".to_string(),

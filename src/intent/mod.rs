@@ -28,7 +28,7 @@ pub use head::{Head, HeadError, HeadTraining};
 pub use mask::mask_entities;
 pub(crate) use matcher::embed_with_cache;
 pub use matcher::{Matcher, MatcherError, Ranking, Similarities};
-pub(crate) use negation::is_question;
+pub(crate) use negation::{is_question, takes_back_anywhere};
 pub use thresholds::{MatcherConfig, Thresholds, TierThresholds};
 
 use crate::slots::SlotKind;

@@ -3,8 +3,8 @@
 //! it names, unless the intent itself is worded that way.
 //!
 //! NOTE: these are English word rules, and phrasings they miss ("isolate
-//! web-01 tonight", "in an hour", a take-back in the part of a long paste
-//! that is cut) reach the gates as requests, which still need confirmation.
+//! web-01 tonight", "in an hour", a take-back in inline code) reach the
+//! gates as requests, which still need confirmation.
 
 use super::{Intent, Risk};
 
@@ -164,6 +164,24 @@ const DEFERRING_ENDINGS: [&str; 3] = [" later", " not now", " tomorrow"];
 /// ("mute ALRT-1 until 8am tomorrow") rather than a deferral.
 const UNTIL_WORDS: [&str; 4] = [" until ", " till ", " til ", " through "];
 
+/// Returns `text` in lower case with its apostrophes normalised.
+fn lowered(text: &str) -> String {
+    text.to_lowercase()
+        .replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'")
+}
+
+/// Returns whether any sentence of `text` refuses, calls off or outright
+/// defers a request ("So not yet, wait for my go."). The part of a long
+/// message that was cut away from its request is checked this way.
+pub(crate) fn takes_back_anywhere(text: &str) -> bool {
+    text.split(['.', '!', '?', ';', '\n']).any(|sentence| {
+        let refused = negations(sentence)
+            .into_iter()
+            .any(|kind| matches!(kind, Negation::Refusal | Negation::Cancellation));
+        refused || defers_outright(&lowered(sentence))
+    })
+}
+
 /// Returns how the message takes back or puts off its request, if it does:
 /// the first of the kinds it shows.
 #[cfg(test)]
@@ -175,9 +193,7 @@ fn negation(text: &str) -> Option<Negation> {
 /// ("abort the deploy later" both calls off and defers).
 pub(super) fn negations(text: &str) -> Vec<Negation> {
     let mut kinds = Vec::new();
-    let lower = text
-        .to_lowercase()
-        .replace(['\u{2019}', '\u{2018}', '\u{2bc}'], "'");
+    let lower = lowered(text);
     let trimmed = strip_polite_openings(lower.trim_start_matches(|c: char| !c.is_alphanumeric()));
     let refused = REFUSING_OPENINGS
         .iter()
@@ -488,6 +504,20 @@ mod tests {
         ] {
             assert_eq!(negation(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn take_back_found_in_any_sentence() {
+        assert!(takes_back_anywhere(
+            "web-01 beacons out. So not yet, wait for my go."
+        ));
+        assert!(takes_back_anywhere("context line\nActually, never mind."));
+        assert!(takes_back_anywhere(
+            "Some context. Hold off until tomorrow."
+        ));
+        assert!(!takes_back_anywhere(
+            "Mar 10 14:00:11 web-01 nginx: upstream timed out\nthe patch is not yet applied"
+        ));
     }
 
     #[test]
