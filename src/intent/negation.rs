@@ -17,9 +17,9 @@ pub(super) enum Negation {
     Cancellation,
     /// "isolate web-01 later", "don't block it yet", "not now".
     Deferral,
-    /// "not", or "don't see" or "don't have", beside a deferring phrase,
-    /// which may defer a request or describe unfinished work ("why has the
-    /// patch not been applied yet", "I don't see the block yet").
+    /// "not" or "n't", or "don't see" or "don't have", beside a deferring
+    /// phrase, which may defer a request or describe unfinished work ("why
+    /// has the patch not been applied yet", "I don't see the block yet").
     NotYet,
 }
 
@@ -92,7 +92,7 @@ const DEFERRING_PHRASES: [&str; 8] = [
 
 /// Phrases that take a request back after it was written ("restart nginx,
 /// no wait, don't").
-const TAKE_BACK_PHRASES: [&str; 10] = [
+const TAKE_BACK_PHRASES: [&str; 11] = [
     "no wait",
     "never mind",
     "nevermind",
@@ -103,10 +103,11 @@ const TAKE_BACK_PHRASES: [&str; 10] = [
     "ignore that",
     "just kidding",
     "on second thought",
+    "(not really)",
 ];
 
 /// Short words that take a request back ("isolate web-01 nvm"), matched
-/// as whole words.
+/// as whole words between spaces, so a host named `jk-01` is not one.
 const TAKE_BACK_WORDS: [&str; 2] = ["nvm", "jk"];
 
 /// Refusals that take a request back after punctuation ("restart nginx,
@@ -126,10 +127,10 @@ fn takes_back(lower: &str) -> bool {
         || TAKE_BACK_PHRASES
             .iter()
             .any(|phrase| lower.contains(phrase))
-        || lower
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|word| TAKE_BACK_WORDS.contains(&word))
-        || lower.contains("(not really)")
+        || lower.split_whitespace().any(|word| {
+            let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+            TAKE_BACK_WORDS.contains(&word)
+        })
 }
 
 /// Returns `text` without its polite openings.
@@ -178,7 +179,11 @@ pub(crate) fn takes_back_anywhere(text: &str) -> bool {
         let refused = negations(sentence)
             .into_iter()
             .any(|kind| matches!(kind, Negation::Refusal | Negation::Cancellation));
-        refused || defers_outright(&lowered(sentence))
+        let lower = lowered(sentence);
+        let deferring = DEFERRING_PHRASES
+            .iter()
+            .any(|phrase| lower.contains(phrase));
+        refused || (deferring && defers_outright(&lower))
     })
 }
 
@@ -400,10 +405,9 @@ impl NegationGuard {
         }
     }
 
-    /// Returns whether `text` is declined as a negated or deferred request.
-    /// A negation in the intent's own phrasing never is. A question for an
-    /// intent that only reads state is answered ("why has the deploy not
-    /// finished yet?"), while "don't look up 203.0.113.7" is declined.
+    /// Returns whether `text` is declined as a negated or deferred request,
+    /// which it is when one of its kinds of negation is neither the
+    /// intent's own phrasing nor answered by reading state.
     pub(super) fn declines(&self, text: &str) -> bool {
         negations(text).into_iter().any(|kind| {
             // A report of unfinished work ("my transfer has not arrived
@@ -480,6 +484,7 @@ mod tests {
             ("restart nginx on web-01 nvm", Negation::Refusal),
             ("isolate web-01 - don't", Negation::Refusal),
             ("isolate web-01 (not really)", Negation::Refusal),
+            ("isolate web-01 jk", Negation::Refusal),
             ("avoid rolling back payments-api", Negation::Refusal),
             (
                 "can you cancel the rollback of payments-api",
@@ -501,6 +506,7 @@ mod tests {
             "silence ALRT-2231 until 9am tomorrow",
             "rotate the key, I need it done by tomorrow",
             "isolate web-01 before tomorrow",
+            "isolate jk-01",
         ] {
             assert_eq!(negation(text), None, "{text}");
         }
@@ -517,6 +523,9 @@ mod tests {
         ));
         assert!(!takes_back_anywhere(
             "Mar 10 14:00:11 web-01 nginx: upstream timed out\nthe patch is not yet applied"
+        ));
+        assert!(!takes_back_anywhere(
+            "Mar 10 14:00:12 web-01 certbot: skipping renewal, not due"
         ));
     }
 

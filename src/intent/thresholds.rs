@@ -10,11 +10,11 @@ use super::Risk;
 pub struct TierThresholds {
     /// Lowest intent score (cosine similarity, -1 to 1) accepted as a match.
     pub min_score: f32,
-    /// Smallest lead over the runner-up intent (in probability when a
-    /// classifier head is trained, in score otherwise); a closer runner-up
+    /// Smallest lead over the closest other intent (in probability when a
+    /// classifier head is trained, in score otherwise); a closer intent
     /// makes the message ambiguous. With a head the lead is negative when
-    /// the head prefers an intent other than the best-ranked one, so 0
-    /// still declines those.
+    /// the head prefers an intent other than the best-ranked one, so a
+    /// margin of 0 makes those ambiguous.
     pub min_margin: f32,
     /// Lowest classifier-head probability accepted; unused without a head.
     #[serde(default)]
