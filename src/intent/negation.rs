@@ -407,7 +407,7 @@ impl NegationGuard {
 
     /// Returns whether `text` is declined as a negated or deferred request,
     /// which it is when one of its kinds of negation is neither the
-    /// intent's own phrasing nor answered by reading state.
+    /// intent's own phrasing nor allowed for an intent that only reads state.
     pub(super) fn declines(&self, text: &str) -> bool {
         negations(text).into_iter().any(|kind| {
             // A report of unfinished work ("my transfer has not arrived
